@@ -1,0 +1,34 @@
+"""scratchnn: a from-scratch MLP in NumPy, in the notation of the workshop, checked against torch.
+
+The NumPy engine reads like the derivation (``mlp``); ``fast`` is the same
+engine compiled with numba (``engine="numba"``); ``torchref`` (a separate
+package) trains the same fits in PyTorch.
+"""
+
+from .activations import ACTIVATIONS
+from .data import lp_normalize, workshop_data
+from .generator import TorchGenerator
+from .gradcheck import GradcheckResult, gradcheck
+from .mlp import MLP, Trace
+from .optimizers import SGD, Adam
+from .train import DivergenceError, History, batches, epoch_order, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Adam",
+    "DivergenceError",
+    "GradcheckResult",
+    "History",
+    "MLP",
+    "SGD",
+    "TorchGenerator",
+    "Trace",
+    "batches",
+    "epoch_order",
+    "fit",
+    "gradcheck",
+    "lp_normalize",
+    "workshop_data",
+]

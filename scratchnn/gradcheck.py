@@ -1,0 +1,90 @@
+r"""Gradient checking by central differences (the recipe of Ng's ex4).
+
+For every entry theta^j_{sk}:
+
+    Dnum^j_{sk} = (L(theta + eps e_{sk}) - L(theta - eps e_{sk})) / (2 eps)
+
+and per layer the relative error
+
+    r^j = ||Dnum^j - D^j|| / ||Dnum^j + D^j||      (Frobenius norms)
+
+which is ~1e-10 for a correct backward pass in float64 and ~1e-3 or more
+when a gradient entry is wrong. The check passes when every r^j < ``tol``.
+Central differences err by O(eps^2) (truncation) plus O(u / eps) (rounding,
+u the unit round-off), so float32 needs a far larger eps and tol than float64.
+"""
+
+import numpy as np
+
+from .checks import check_pair, check_real
+
+DEFAULTS = {  # dtype -> (eps, tol)
+    np.dtype(np.float64): (1e-6, 1e-7),
+    np.dtype(np.float32): (1e-2, 1e-2),  # u ~ 6e-8: rounding error ~ u/eps dominates below eps ~ 1e-3
+}
+
+
+class GradcheckResult:
+    """``passed``, ``max_rel_error`` and ``per_layer`` (one dict per theta^j)."""
+
+    def __init__(self, per_layer, tol):
+        self.per_layer = per_layer
+        self.tol = tol
+        self.max_rel_error = max(r["rel_error"] for r in per_layer)
+        self.passed = bool(self.max_rel_error < tol)
+
+    def __repr__(self):
+        lines = [f"gradcheck {'passed' if self.passed else 'FAILED'}: max relative error {self.max_rel_error:.3g} (tol {self.tol:g})"]
+        for r in self.per_layer:
+            lines.append(
+                f"  theta^{r['j']}: relative error {r['rel_error']:.3g}, worst entry {r['worst_entry']} "
+                f"(analytic {r['analytic']:.6g}, numeric {r['numeric']:.6g})"
+            )
+        return "\n".join(lines)
+
+
+def numerical_gradient(net, X, Y, eps):
+    """Dnum^j for every j by central differences of ``net.loss`` (theta is restored)."""
+    Dnum = []
+    for theta in net.theta:
+        G = np.zeros(theta.shape, dtype=np.float64)
+        for idx in np.ndindex(theta.shape):
+            saved = theta[idx]
+            theta[idx] = saved + eps
+            plus = float(net._loss(X, Y))
+            theta[idx] = saved - eps
+            minus = float(net._loss(X, Y))
+            theta[idx] = saved
+            G[idx] = (plus - minus) / (2 * eps)
+        Dnum.append(G)
+    return Dnum
+
+
+def gradcheck(net, X, Y, eps=None, tol=None):
+    """Compare ``net.loss_and_grad`` with central differences, layer by layer.
+
+    ``eps`` and ``tol`` default by dtype: float64 (1e-6, 1e-7), float32 (1e-2, 1e-2).
+    """
+    check_pair(X, Y, net)
+    default_eps, default_tol = DEFAULTS[net.dtype]
+    eps = default_eps if eps is None else check_real("eps", eps, low=0.0, low_open=True)
+    tol = default_tol if tol is None else check_real("tol", tol, low=0.0, low_open=True)
+    _, D = net.loss_and_grad(X, Y)
+    Dnum = numerical_gradient(net, X, Y, eps)
+    per_layer = []
+    for j, (d, dn) in enumerate(zip(D, Dnum)):
+        d = d.astype(np.float64)
+        denom = np.linalg.norm(dn + d)
+        rel = np.linalg.norm(dn - d) / denom if denom > 0 else 0.0
+        worst = np.unravel_index(np.argmax(np.abs(dn - d)), d.shape)
+        per_layer.append(
+            {
+                "j": j,
+                "rel_error": float(rel),
+                "max_abs_error": float(np.max(np.abs(dn - d))),
+                "worst_entry": tuple(int(k) for k in worst),
+                "analytic": float(d[worst]),
+                "numeric": float(dn[worst]),
+            }
+        )
+    return GradcheckResult(per_layer, tol)

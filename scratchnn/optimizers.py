@@ -1,0 +1,132 @@
+r"""Optimizers that follow ``torch.optim``'s update formulas, term for term.
+
+Each optimizer holds the list ``theta`` it updates in place and one state
+array per theta^j, shaped like it (bias in column 0, as theta). Scalars are
+rounded to theta's dtype where torch rounds them, so float32 stays float32.
+
+SGD (``torch.optim.SGD``), with gradient ``D`` and step count ``t``:
+
+    g   = D + lambda theta                         (weight decay lambda)
+    b_t = g                          if t = 1      (the first step does not dampen)
+    b_t = mu b_{t-1} + (1 - tau) g   if t > 1      (momentum mu, dampening tau)
+    g   = g + mu b_t  if nesterov else b_t         (only when mu != 0)
+    theta <- theta - lr g
+
+Adam (``torch.optim.Adam``, Kingma & Ba 2015, as torch implements it):
+
+    g     = D + lambda theta
+    m_t   = m_{t-1} + (1 - beta1) (g - m_{t-1})         (torch's lerp)
+    v_t   = beta2 v_{t-1} + (1 - beta2) g^2
+    vhat  = max(vhat_{t-1}, v_t) if amsgrad else v_t
+    theta <- theta - lr / (1 - beta1^t) * m_t / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+"""
+
+import numpy as np
+
+from .checks import check_real
+
+
+def _check_theta(theta):
+    if not isinstance(theta, (list, tuple)) or not theta or not all(isinstance(t, np.ndarray) for t in theta):
+        raise TypeError("theta: expected the list of weight matrices, e.g. net.theta")
+    dtypes = {t.dtype for t in theta}
+    if len(dtypes) != 1 or not all(t.dtype in (np.float32, np.float64) for t in theta):
+        raise TypeError(f"theta: expected float32 or float64 matrices of one dtype, got {sorted(map(str, dtypes))}")
+    return list(theta)
+
+
+class Optimizer:
+    """What every optimizer shares: the theta it updates and the step count t."""
+
+    def __init__(self, theta, lr, weight_decay):
+        self.theta = _check_theta(theta)
+        self.dtype = self.theta[0].dtype
+        self.lr = check_real("lr", lr, low=0.0, low_open=True)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        self.t = 0
+
+    def _check_D(self, D):
+        if not isinstance(D, (list, tuple)) or len(D) != len(self.theta):
+            raise ValueError(f"D: expected a list of {len(self.theta)} gradients, one per theta^j")
+        for j, (d, t) in enumerate(zip(D, self.theta)):
+            if not isinstance(d, np.ndarray) or d.shape != t.shape or d.dtype != t.dtype:
+                got = f"{d.dtype} {d.shape}" if isinstance(d, np.ndarray) else type(d).__name__
+                raise ValueError(f"D[{j}]: expected {t.dtype} {t.shape} like theta[{j}], got {got}")
+
+    def step(self, D):
+        """Update every theta^j in place with its gradient D^j."""
+        self._check_D(D)
+        self.t += 1
+        for j in range(len(self.theta)):
+            g = D[j]
+            if self.weight_decay != 0:
+                g = g + self.theta[j] * self.dtype.type(self.weight_decay)
+            self._update(j, g)
+
+    def state_arrays(self):
+        """The state, name -> list of arrays (one per theta^j); the engines share it."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch's)."""
+
+    def __init__(self, theta, lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(theta, lr, weight_decay)
+        self.momentum = check_real("momentum", momentum, low=0.0)
+        self.dampening = check_real("dampening", dampening)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov: expected a bool, got {type(nesterov).__name__}")
+        if nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov: Nesterov momentum requires momentum > 0 and dampening = 0")
+        self.nesterov = bool(nesterov)
+        self.b = [np.zeros_like(t) for t in self.theta]  # momentum buffers b^j
+
+    def _update(self, j, g):
+        T = self.dtype.type
+        if self.momentum != 0:
+            if self.t == 1:
+                self.b[j][...] = g  # torch starts the buffer at the first gradient, undamped
+            else:
+                self.b[j] *= T(self.momentum)
+                self.b[j] += g * T(1 - self.dampening)
+            g = g + self.b[j] * T(self.momentum) if self.nesterov else self.b[j]
+        self.theta[j] -= g * T(self.lr)
+
+    def state_arrays(self):
+        return {"b": self.b}
+
+
+class Adam(Optimizer):
+    """Adam with torch's bias correction, L2 weight decay and AMSGrad."""
+
+    def __init__(self, theta, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(theta, lr, weight_decay)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = check_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True)
+        self.eps = check_real("eps", eps, low=0.0)
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise TypeError(f"amsgrad: expected a bool, got {type(amsgrad).__name__}")
+        self.amsgrad = bool(amsgrad)
+        self.m = [np.zeros_like(t) for t in self.theta]  # first moments m^j
+        self.v = [np.zeros_like(t) for t in self.theta]  # second moments v^j
+        self.v_max = [np.zeros_like(t) for t in self.theta]  # running max of v^j (amsgrad)
+
+    def _update(self, j, g):
+        T = self.dtype.type
+        m, v = self.m[j], self.v[j]
+        m += (g - m) * T(1 - self.beta1)
+        v *= T(self.beta2)
+        v += g * T(1 - self.beta2) * g
+        if self.amsgrad:
+            np.maximum(self.v_max[j], v, out=self.v_max[j])
+            v = self.v_max[j]
+        step_size = self.lr / (1 - self.beta1**self.t)
+        bias_correction2_sqrt = (1 - self.beta2**self.t) ** 0.5
+        denom = np.sqrt(v) / T(bias_correction2_sqrt) + T(self.eps)
+        self.theta[j] += T(-step_size) * m / denom
+
+    def state_arrays(self):
+        return {"m": self.m, "v": self.v, "v_max": self.v_max}

@@ -1,0 +1,143 @@
+"""The training loop: the workshop's loop, written once for every engine.
+
+Per epoch, exactly as the notebook's cell does for the whole batch::
+
+    prediction = forward(X); loss = L(prediction, Y); record loss;
+    D = backward; optimizer.step(D)
+
+so ``history.loss[e]`` is the loss *before* epoch e's update. With
+``batch_size`` set, each epoch visits the data in the order
+``epoch_order(n, seed, e)`` in consecutive batches of ``batch_size`` (the last
+one may be smaller), one update per batch, and records the size-weighted mean
+of the batch losses, each taken before its own update. The validation loss is
+taken with the parameters as they are at the start of the epoch.
+"""
+
+import time
+
+import numpy as np
+
+from .checks import check_int, check_pair
+from .optimizers import Optimizer
+
+ENGINES = ("numpy", "numba")
+
+
+class DivergenceError(RuntimeError):
+    """A fit met a non-finite loss. ``epoch`` is where; ``history`` holds the epochs before it."""
+
+    def __init__(self, epoch, history):
+        self.epoch = epoch
+        self.history = history
+        super().__init__(f"the loss became non-finite at epoch {epoch}; training stopped (lower the learning rate?)")
+
+
+class History:
+    """What a fit recorded: ``loss`` (one per epoch), ``val_loss`` (or None), timings."""
+
+    def __init__(self, loss, val_loss=None, engine="numpy", seconds=0.0, compile_seconds=0.0):
+        self.loss = np.asarray(loss, dtype=np.float64)
+        self.val_loss = None if val_loss is None else np.asarray(val_loss, dtype=np.float64)
+        self.engine = engine
+        self.seconds = seconds
+        self.compile_seconds = compile_seconds
+
+    @property
+    def epochs(self):
+        return len(self.loss)
+
+    def __repr__(self):
+        last = f", final loss {self.loss[-1]:.6g}" if len(self.loss) else ""
+        return f"History({self.epochs} epochs, engine={self.engine!r}{last})"
+
+
+def epoch_order(n, seed, epoch):
+    """The order in which epoch ``epoch`` visits the ``n`` data points (minibatch fits).
+
+    A permutation drawn from NumPy's PCG64 seeded with ``(seed, epoch)``: any
+    engine, torchref included, can replay any epoch without replaying the others.
+    """
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def batches(n, batch_size, seed, epoch):
+    """The index arrays of epoch ``epoch``'s minibatches, in order; the whole data when batch_size is None."""
+    if batch_size is None:
+        return [slice(None)]
+    order = epoch_order(n, seed, epoch)
+    return [order[k : k + batch_size] for k in range(0, n, batch_size)]
+
+
+def check_loop_args(epochs, batch_size, seed, start_epoch):
+    """Validate the loop settings every engine shares (torchref's fit included)."""
+    epochs = check_int("epochs", epochs, 1)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    check_int("start_epoch", start_epoch, 0)
+    return epochs, batch_size
+
+
+def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch=0):
+    """Validate ``fit``'s arguments; returns ``(epochs, batch_size)``."""
+    check_pair(X, Y, net)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer: expected a scratchnn optimizer (Adam or SGD), got {type(optimizer).__name__}")
+    if len(optimizer.theta) != len(net.theta) or any(a is not b for a, b in zip(optimizer.theta, net.theta)):
+        raise ValueError("optimizer: it must have been built on this net's theta (e.g. Adam(net.theta))")
+    epochs, batch_size = check_loop_args(epochs, batch_size, seed, start_epoch)
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation: expected a pair (X_val, Y_val)")
+        check_pair(validation[0], validation[1], net, names=("validation[0]", "validation[1]"))
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
+    return epochs, batch_size
+
+
+def fit(
+    net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, engine="numpy", start_epoch=0
+):
+    """Train ``net`` on (X, Y) with the MSE loss; returns a :class:`History`.
+
+    ``optimizer`` defaults to the workshop's ``Adam(net.theta, lr=0.015)``.
+    ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`).
+    ``start_epoch`` numbers the first epoch (it picks the minibatch orders), so
+    a fit run in pieces visits the data exactly as one run would.
+    Raises :class:`DivergenceError` at the first non-finite loss.
+    """
+    if optimizer is None:
+        from .optimizers import Adam
+
+        optimizer = Adam(net.theta, lr=0.015)
+    epochs, batch_size = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch)
+    if engine == "numba":
+        from .fast import fit as fast_fit
+
+        history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
+    else:
+        history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
+    if len(history.loss) < epochs:
+        raise DivergenceError(len(history.loss), history)
+    return history
+
+
+def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch):
+    n = X.shape[0]
+    losses, val_losses = [], [] if validation is not None else None
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        if validation is not None:
+            val_loss = float(net._loss(*validation))  # with the parameters at the start of the epoch
+        epoch_loss = 0.0
+        for idx in batches(n, batch_size, seed, start_epoch + epoch):
+            loss, D = net._loss_and_grad(X[idx], Y[idx])
+            epoch_loss += float(loss) * (1.0 if batch_size is None else len(idx) / n)
+            if not np.isfinite(epoch_loss):
+                # stop at the first non-finite loss: the history keeps the epochs before it
+                return History(losses, val_losses, "numpy", time.perf_counter() - start)
+            optimizer.step(D)
+        losses.append(epoch_loss)
+        if validation is not None:
+            val_losses.append(val_loss)
+    return History(losses, val_losses, "numpy", time.perf_counter() - start)

@@ -1,0 +1,21 @@
+"""torchref: the workshop's fits in plain PyTorch, and the bridges to and from scratchnn.
+
+``to_torch``/``from_torch`` move a model between the two engines,
+``optimizer_to_torch``/``optimizer_from_torch`` move optimizer state, ``fit``
+is the notebook's training loop, and ``compare`` trains both side by side.
+"""
+
+from .bridge import from_torch, optimizer_from_torch, optimizer_to_torch, to_torch, torch_dtype
+from .compare import Comparison, compare
+from .train import fit
+
+__all__ = [
+    "Comparison",
+    "compare",
+    "fit",
+    "from_torch",
+    "optimizer_from_torch",
+    "optimizer_to_torch",
+    "to_torch",
+    "torch_dtype",
+]

@@ -1,0 +1,159 @@
+"""Bridges between scratchnn and torch: models and optimizer state.
+
+theta^j ``(u^{j+1}, u^j + 1)`` is torch's ``(bias, weight)`` of the j-th
+``nn.Linear`` side by side: ``bias = theta^j[:, 0]``, ``weight = theta^j[:, 1:]``.
+In ``nn.Sequential`` the j-th Linear is module ``2j`` and its activation ``2j + 1``.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratchnn as sn
+
+MODULES = {
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,  # default slope 0.01, as scratchnn.activations.LEAKY_SLOPE
+    "identity": nn.Identity,
+}
+NAMES = {cls: name for name, cls in MODULES.items()}
+
+
+def torch_dtype(dtype):
+    """torch's dtype for a NumPy float dtype."""
+    return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
+
+
+def to_torch(net):
+    """An ``nn.Sequential(Linear, act, Linear, act, ...)`` holding copies of net's theta, in its dtype."""
+    if not isinstance(net, sn.MLP):
+        raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")
+    layers = []
+    for j, theta in enumerate(net.theta):
+        linear = nn.Linear(net.units[j], net.units[j + 1], dtype=torch_dtype(net.dtype))
+        with torch.no_grad():
+            linear.bias.copy_(torch.from_numpy(theta[:, 0].copy()))
+            linear.weight.copy_(torch.from_numpy(theta[:, 1:].copy()))
+        layers += [linear, MODULES[net.activations[j]]()]
+    return nn.Sequential(*layers)
+
+
+def linears(model):
+    """The ``nn.Linear`` modules of a Sequential, in order."""
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+def _structure(model):
+    """``(linears, activation names)`` of Sequential(Linear, act, ...); a Linear with no activation after it is identity."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model: expected an nn.Sequential of Linear and activation modules, got {type(model).__name__}")
+    mods = list(model)
+    lin, acts = [], []
+    k = 0
+    while k < len(mods):
+        if not isinstance(mods[k], nn.Linear):
+            raise ValueError(f"model: expected nn.Linear at position {k}, got {type(mods[k]).__name__}")
+        lin.append(mods[k])
+        nxt = mods[k + 1] if k + 1 < len(mods) else None
+        if nxt is not None and not isinstance(nxt, nn.Linear):
+            if type(nxt) not in NAMES:
+                raise ValueError(f"model: unsupported activation {type(nxt).__name__} at position {k + 1}; expected one of {sorted(c.__name__ for c in NAMES)}")
+            if isinstance(nxt, nn.LeakyReLU) and nxt.negative_slope != sn.activations.LEAKY_SLOPE:
+                raise ValueError(f"model: LeakyReLU at position {k + 1} has slope {nxt.negative_slope}; scratchnn uses {sn.activations.LEAKY_SLOPE}")
+            acts.append(NAMES[type(nxt)])
+            k += 2
+        else:
+            acts.append("identity")
+            k += 1
+    if not lin:
+        raise ValueError("model: expected at least one nn.Linear")
+    for a, b in zip(lin, lin[1:]):
+        if a.out_features != b.in_features:
+            raise ValueError(f"model: Linear sizes do not chain ({a.out_features} -> {b.in_features})")
+    if any(m.bias is None for m in lin):
+        raise ValueError("model: every nn.Linear needs a bias (scratchnn keeps it in column 0 of theta)")
+    return lin, acts
+
+
+def from_torch(model):
+    """A scratchnn ``MLP`` with the same units, activations, dtype and parameters as ``model``."""
+    lin, acts = _structure(model)
+    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(lin[0].weight.dtype)
+    if dtype is None:
+        raise TypeError(f"model: expected float32 or float64 parameters, got {lin[0].weight.dtype}")
+    net = sn.MLP([lin[0].in_features] + [m.out_features for m in lin], activations=acts, dtype=dtype)
+    for theta, m in zip(net.theta, lin):
+        theta[:, 0] = m.bias.detach().numpy()
+        theta[:, 1:] = m.weight.detach().numpy()
+    return net
+
+
+def copy_theta_from_torch(net, model):
+    """Overwrite net's theta (in place) with model's parameters."""
+    for theta, m in zip(net.theta, linears(model)):
+        theta[:, 0] = m.bias.detach().numpy()
+        theta[:, 1:] = m.weight.detach().numpy()
+
+
+def theta_of(model):
+    """model's parameters as theta^j matrices (copies)."""
+    return [np.concatenate([m.bias.detach().numpy()[:, None], m.weight.detach().numpy()], axis=1) for m in linears(model)]
+
+
+def _split(a):
+    """theta-shaped state -> (weight, bias) tensors."""
+    return torch.from_numpy(a[:, 1:].copy()), torch.from_numpy(a[:, 0].copy())
+
+
+def _join(weight, bias):
+    return np.concatenate([bias.detach().numpy()[:, None], weight.detach().numpy()], axis=1)
+
+
+def optimizer_to_torch(opt, model):
+    """A ``torch.optim`` optimizer over ``model`` with opt's settings and state."""
+    params = [p for m in linears(model) for p in (m.weight, m.bias)]
+    if isinstance(opt, sn.Adam):
+        topt = torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps,
+                                weight_decay=opt.weight_decay, amsgrad=opt.amsgrad, foreach=False)
+    elif isinstance(opt, sn.SGD):
+        topt = torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, dampening=opt.dampening,
+                               weight_decay=opt.weight_decay, nesterov=opt.nesterov, foreach=False)
+    else:
+        raise TypeError(f"opt: expected scratchnn.Adam or scratchnn.SGD, got {type(opt).__name__}")
+    if opt.t > 0:
+        for j, m in enumerate(linears(model)):
+            for k, p in enumerate((m.weight, m.bias)):
+                st = topt.state[p]
+                if isinstance(opt, sn.Adam):
+                    st["step"] = torch.tensor(float(opt.t))
+                    st["exp_avg"] = _split(opt.m[j])[k]
+                    st["exp_avg_sq"] = _split(opt.v[j])[k]
+                    if opt.amsgrad:
+                        st["max_exp_avg_sq"] = _split(opt.v_max[j])[k]
+                elif opt.momentum != 0:
+                    st["momentum_buffer"] = _split(opt.b[j])[k]
+    return topt
+
+
+def optimizer_from_torch(topt, model, opt):
+    """Copy a torch optimizer's state over ``model`` into scratchnn optimizer ``opt`` (in place)."""
+    steps = set()
+    for j, m in enumerate(linears(model)):
+        sw, sb = topt.state.get(m.weight, {}), topt.state.get(m.bias, {})
+        if isinstance(opt, sn.Adam):
+            if "step" in sw:
+                steps.add(int(sw["step"]))
+                opt.m[j][...] = _join(sw["exp_avg"], sb["exp_avg"])
+                opt.v[j][...] = _join(sw["exp_avg_sq"], sb["exp_avg_sq"])
+                if opt.amsgrad:
+                    opt.v_max[j][...] = _join(sw["max_exp_avg_sq"], sb["max_exp_avg_sq"])
+        elif sw.get("momentum_buffer") is not None:
+            opt.b[j][...] = _join(sw["momentum_buffer"], sb["momentum_buffer"])
+    if isinstance(opt, sn.Adam):
+        opt.t = steps.pop() if steps else 0
+    else:
+        # torch's SGD counts no steps; what matters is whether its buffers exist yet
+        has_buffer = any(topt.state.get(m.weight, {}).get("momentum_buffer") is not None for m in linears(model))
+        opt.t = max(opt.t, 1) if has_buffer else 0
