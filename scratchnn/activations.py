@@ -33,7 +33,7 @@ class Activation:
 
 
 def _sigmoid(z):
-    with np.errstate(over="ignore"):  # e^{-z} overflows to inf for z << 0, and 1/inf = 0 is right
+    with np.errstate(over="ignore", under="ignore"):  # e^{-z} = inf for z << 0, and 1/inf = 0 is right
         return 1 / (1 + np.exp(-z))
 
 

@@ -131,7 +131,8 @@ def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start
             val_loss = float(net._loss(*validation))  # with the parameters at the start of the epoch
         epoch_loss = 0.0
         for idx in batches(n, batch_size, seed, start_epoch + epoch):
-            loss, D = net._loss_and_grad(X[idx], Y[idx])
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit is caught just below
+                loss, D = net._loss_and_grad(X[idx], Y[idx])
             epoch_loss += float(loss) * (1.0 if batch_size is None else len(idx) / n)
             if not np.isfinite(epoch_loss):
                 # stop at the first non-finite loss: the history keeps the epochs before it

@@ -1,0 +1,19 @@
+"""Shared fixtures. Errors are scale-relative, ``max|a - b| / max|b|`` (see torchref.agreement)."""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+
+
+def random_data(units, n, dtype, seed):
+    """Standard-normal inputs (n, u^0) and targets (n, u^L) of ``dtype``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, units[0])).astype(dtype)
+    Y = rng.standard_normal((n, units[-1])).astype(dtype)
+    return X, Y
+
+
+@pytest.fixture
+def workshop():
+    return sn.workshop_data()
