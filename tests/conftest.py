@@ -2,6 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Searches are derandomized so that the suite is the same run to run.
+settings.register_profile("scratchnn", derandomize=True, deadline=None)
+settings.load_profile("scratchnn")
 
 import scratchnn as sn
 
