@@ -150,6 +150,14 @@ class MLP:
         ``j = 1..L`` (``delta[0]`` is None) and ``D[j]`` is D^j = dL/dtheta^j,
         shaped like ``theta[j]``.
         """
+        if not isinstance(trace, Trace):
+            raise TypeError(f"trace: expected the Trace of forward_trace, got {type(trace).__name__}")
+        check_data("Y", Y, self.dtype, self.units[-1])
+        if Y.shape[0] != trace.output.shape[0]:
+            raise ValueError(f"Y: expected {trace.output.shape[0]} rows like the trace, got {Y.shape[0]}")
+        return self._backward(trace, Y)
+
+    def _backward(self, trace, Y):
         a, z = trace.a, trace.z
         L = self.L
         delta = [None] * (L + 1)
@@ -160,11 +168,10 @@ class MLP:
         for j in range(L - 1, -1, -1):
             # backward through theta^j: the gradient of the weights of layer j -> j+1
             D[j] = delta[j + 1].T @ a[j]  # (u^{j+1}, u^j + 1)
-            if j == 0:
-                break
-            # backward through g_j: carry delta to layer j, skipping the bias column
-            g = _act.get(self.activations[j - 1])
-            delta[j] = (delta[j + 1] @ self.theta[j][:, 1:]) * g.g_prime(z[j], a[j][:, 1:])  # (n, u^j)
+            if j > 0:
+                # backward through g_j: carry delta to layer j, skipping the bias column
+                g = _act.get(self.activations[j - 1])
+                delta[j] = (delta[j + 1] @ self.theta[j][:, 1:]) * g.g_prime(z[j], a[j][:, 1:])  # (n, u^j)
         return delta, D
 
     def loss_and_grad(self, X, Y):
@@ -174,7 +181,7 @@ class MLP:
 
     def _loss_and_grad(self, X, Y):
         trace = self._forward_trace(X)
-        _, D = self.backward(trace, Y)
+        _, D = self._backward(trace, Y)
         return mse(trace.output, Y), D
 
     # ------------------------------------------------------------------ report
