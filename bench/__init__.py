@@ -1,0 +1,1 @@
+"""The timing harness: ``python -m bench`` (see :mod:`bench.run`)."""

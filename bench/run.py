@@ -1,0 +1,410 @@
+"""Time the NumPy engine, the numba engine and torch eager on the same nets, side by side.
+
+    python -m bench [--quick] [--out DIR] [--threads T] [--fused] [--compile] [--million] [--scaling]
+
+For every net in the grid (the workshop nets at n = 3000, a sweep over n and one
+over width, a BLAS-bound net), each engine times: ``forward`` (forward pass and
+loss), ``backward`` (loss and gradients), ``step`` (one optimizer step) and
+``epoch`` (one full-batch Adam epoch of the training loop, from a fit of many
+epochs). Fairness:
+
+- every library is pinned to ``--threads`` threads (torch.set_num_threads,
+  numba.set_num_threads, BLAS through threadpoolctl);
+- one warm-up call per engine and operation is discarded (numba's compile or
+  cache load is reported separately, as ``compile_seconds``);
+- engines are interleaved within each repetition, so a slow spell of the
+  machine hits all of them; each entry is the median of the repetitions, with min and max.
+
+Writes ``DIR/bench.json`` (every sample, the machine, the library versions and
+thread settings), ``DIR/epoch_vs_n.png`` and ``DIR/epoch_vs_width.png``, and prints
+a table whose ratios are torch's time over each engine's (above 1: faster than torch).
+``--million`` adds the notebook's 1,000,000-epoch 1-5-1 fit with the numba engine;
+``--scaling --threads 2`` the numba engine's speedup from threads on large batches.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import scratchnn as sn
+from scratchnn.fast import engine as fast_engine
+from scratchnn.fast import kernels as fast_kernels
+
+OPS = ("forward", "backward", "step", "epoch")
+
+
+def grid(quick):
+    """The (name, units, n, dtype) configurations to time."""
+    configs = []
+    for units in ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1]):
+        for dtype in (np.float32, np.float64):
+            configs.append(("workshop", units, 3000, dtype))
+    ns = (1000, 10_000) if quick else (300, 1000, 3000, 10_000, 30_000, 100_000)
+    configs += [("vs n", [1, 32, 32, 1], n, np.float32) for n in ns]
+    widths = (8, 64) if quick else (4, 16, 64, 128, 256, 512)
+    configs += [("vs width", [1, w, w, 1], 10_000, np.float32) for w in widths]
+    if not quick:
+        configs.append(("blas", [8, 256, 256, 1], 10_000, np.float32))
+    return configs
+
+
+def data(units, n, dtype):
+    """Inputs in [0, 1] and a smooth target, as the workshop's (the workshop's own data at n = 3000, 1 input)."""
+    if units[0] == 1 and units[-1] == 1 and n == 3000:
+        X, Y = sn.workshop_data()
+        return X.astype(dtype), Y.astype(dtype)
+    rng = np.random.default_rng(0)
+    X = rng.random((n, units[0])).astype(dtype)
+    Y = np.sin(3 * X.sum(axis=1, keepdims=True)).repeat(units[-1], axis=1).astype(dtype)
+    return X, Y
+
+
+def clock(fn, repeat):
+    """Seconds per call of ``fn`` over ``repeat`` calls."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+# ------------------------------------------------------------------------ the engines
+class NumpyEngine:
+    name = "numpy"
+
+    def __init__(self, units, X, Y, dtype):
+        self.net = sn.MLP(units, dtype=dtype, generator=10)
+        self.X, self.Y = X, Y
+        self.opt = sn.Adam(self.net.theta, lr=1e-4)
+        self.D = self.net.loss_and_grad(X, Y)[1]
+
+    def op(self, name):
+        net, X, Y = self.net, self.X, self.Y
+        return {
+            "forward": lambda: net.loss(X, Y),
+            "backward": lambda: net.loss_and_grad(X, Y),
+            "step": lambda: self.opt.step(self.D),
+        }[name]
+
+    def epochs(self, k):
+        """Seconds per epoch of a k-epoch fit, and the compile seconds it reported."""
+        h = sn.fit(self.net, self.X, self.Y, self.opt, epochs=k, engine=self.name)
+        return h.seconds / k, h.compile_seconds
+
+
+class NumbaEngine(NumpyEngine):
+    name = "numba"
+
+    def __init__(self, units, X, Y, dtype):
+        super().__init__(units, X, Y, dtype)
+        self.flat_theta = fast_engine._flat(self.net.theta, self.net.dtype)
+        self.opt_t = fast_engine._optimizer_tuple(self.opt, self.net.dtype)
+
+    def op(self, name):
+        if name == "step":  # the compiled step on the engine's flat buffers, as inside a fit
+            kind, hyper, t, D, m, v, v_max, b = self.opt_t
+            theta = self.flat_theta
+            return lambda: fast_kernels.optimizer_step(kind, hyper, 1, theta, D, m, v, v_max, b)
+        # packed once, as inside a fit: what is timed is the compiled pass, not the packing
+        return fast_engine.prepare_loss_and_grad(self.net, self.X, self.Y, backward=name == "backward")
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, units, X, Y, dtype, fused=False, compiled=False):
+        import torch
+
+        import torchref
+
+        self.torch = torch
+        self.model = torchref.to_torch(sn.MLP(units, dtype=dtype, generator=10))
+        self.forward_model = torch.compile(self.model) if compiled else self.model
+        self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4, fused=fused or None)
+        self.loss_fn = torch.nn.MSELoss()
+        self.name = "torch" + (" fused" if fused else "") + (" compile" if compiled else "")
+
+    def _loss_and_grad(self):
+        self.opt.zero_grad()
+        loss = self.loss_fn(self.forward_model(self.X), self.Y)
+        loss.backward()
+        return loss.item()
+
+    def op(self, name):
+        torch = self.torch
+        if name == "forward":
+
+            def forward():
+                with torch.no_grad():
+                    return self.loss_fn(self.forward_model(self.X), self.Y).item()
+
+            return forward
+        if name == "backward":
+            return self._loss_and_grad
+        self._loss_and_grad()
+        return self.opt.step
+
+    def epochs(self, k):
+        """The notebook's loop: forward, zero_grad, loss, record, backward, step."""
+        start = time.perf_counter()
+        losses = []
+        for _ in range(k):
+            pred = self.forward_model(self.X)
+            self.opt.zero_grad()
+            loss = self.loss_fn(pred, self.Y)
+            losses.append(loss.item())
+            loss.backward()
+            self.opt.step()
+        return (time.perf_counter() - start) / k, 0.0
+
+
+# ---------------------------------------------------------------------- measurement
+def pin_threads(threads):
+    """Pin every library to ``threads`` threads; returns what was set (for the JSON)."""
+    import numba
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    limiter = threadpool_limits(threads)
+    settings = {"numba": numba.get_num_threads(), "blas": [
+        {"library": i.get("internal_api"), "path": os.path.basename(i.get("filepath", "")), "threads": i.get("num_threads")}
+        for i in threadpool_info()
+    ]}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        settings["torch"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return limiter, settings
+
+
+def machine():
+    import numba
+
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scratchnn": sn.__version__,
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def measure(config, engines, reps, target):
+    """Median/min/max seconds of every op of every engine for one configuration, engines interleaved."""
+    group, units, n, dtype = config
+    X, Y = data(units, n, dtype)
+    compile_seconds = {}
+    calls = {}
+    built = []
+    for cls, kw in engines:  # warm-ups, discarded; they also size each measurement to ~target seconds
+        try:
+            e = cls(units, X, Y, dtype, **kw)
+            for op in OPS[:3]:
+                fn = e.op(op)
+                clock(fn, 1)
+                calls[(e.name, op)] = (fn, max(1, int(target / max(clock(fn, 1), 1e-7))))
+            per_epoch, compile_seconds[e.name] = e.epochs(1)
+            per_epoch, _ = e.epochs(2)
+            calls[(e.name, "epoch")] = max(2, int(target / max(per_epoch, 1e-7)))
+        except Exception as exc:  # an optional peer (torch.compile, fused Adam) may be unavailable here
+            if cls is not TorchEngine or not kw:
+                raise
+            print(f"  skipped torch {kw}: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
+            continue
+        built.append(e)
+    samples = {(e.name, op): [] for e in built for op in OPS}
+    for _ in range(reps):
+        for e in built:
+            for op in OPS[:3]:
+                fn, repeat = calls[(e.name, op)]
+                samples[(e.name, op)].append(clock(fn, repeat))
+            samples[(e.name, "epoch")].append(e.epochs(calls[(e.name, "epoch")])[0])
+    rows = []
+    for (engine, op), s in samples.items():
+        rows.append({
+            "group": group, "units": units, "n": n, "dtype": np.dtype(dtype).name, "engine": engine, "op": op,
+            "median": statistics.median(s), "min": min(s), "max": max(s), "samples": s,
+            "compile_seconds": compile_seconds.get(engine, 0.0) if op == "epoch" else 0.0,
+        })
+    return rows
+
+
+def table(rows):
+    """The terminal table: per configuration and op, each engine's median and torch's time over it."""
+    engines = list(dict.fromkeys(r["engine"] for r in rows))
+    head = f"{'group':<9} {'net':<14} {'n':>7} {'dtype':<7} {'op':<8} " + " ".join(f"{e:>20}" for e in engines)
+    lines = [head, "-" * len(head)]
+    keyed = {}
+    for r in rows:
+        keyed.setdefault((r["group"], str(r["units"]), r["n"], r["dtype"], r["op"]), {})[r["engine"]] = r["median"]
+    for (group, units, n, dtype, op), times in keyed.items():
+        ref = times.get("torch")
+        cells = []
+        for e in engines:
+            t = times.get(e)
+            if t is None:
+                cells.append(f"{'-':>20}")
+            elif ref is None or e == "torch":
+                cells.append(f"{t * 1e6:>11.1f} us       ")
+            else:
+                cells.append(f"{t * 1e6:>11.1f} us {ref / t:>5.1f}x")
+        net = "-".join(str(u) for u in json.loads(units))
+        lines.append(f"{group:<9} {net:<14} {n:>7} {dtype:<7} {op:<8} " + " ".join(cells))
+    lines.append("times are medians per call; Nx = torch's time / this engine's (above 1: faster than torch)")
+    return "\n".join(lines)
+
+
+def figures(rows, out):
+    """epoch time vs n and vs width, log-log, one line per engine (Agg backend: no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for group, xkey, xlabel, fname in (("vs n", "n", "data points n", "epoch_vs_n.png"),
+                                       ("vs width", "width", "hidden width u (net 1-u-u-1)", "epoch_vs_width.png")):
+        sel = [r for r in rows if r["group"] == group and r["op"] == "epoch"]
+        if not sel:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for engine in dict.fromkeys(r["engine"] for r in sel):
+            pts = sorted((r["n"] if xkey == "n" else r["units"][1], r["median"]) for r in sel if r["engine"] == engine)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=engine)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("seconds per epoch (full batch, Adam)")
+        net = "1-32-32-1" if xkey == "n" else f"n = {sel[0]['n']}"
+        ax.set_title(f"time per epoch {group} ({net}, {sel[0]['dtype']})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = os.path.join(out, fname)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def million(threads):
+    """The notebook's suggestion: 1,000,000 epochs of the 1-5-1 model (float32, Adam lr 0.015), numba engine."""
+    X, Y = sn.workshop_data()
+    net = sn.MLP([1, 5, 1], generator=10)
+    h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=0.015), epochs=1_000_000, engine="numba")
+    return {"epochs": 1_000_000, "seconds": h.seconds, "compile_seconds": h.compile_seconds,
+            "final_loss": float(h.loss[-1]), "threads": threads}
+
+
+def scaling(max_threads, quick, reps):
+    """The numba engine's epoch time on large batches with 1 .. max_threads threads (interleaved), and the speedup."""
+    import numba
+
+    configs = [([1, 32, 32, 1], 30_000 if quick else 100_000), ([8, 256, 256, 1], 3_000 if quick else 10_000)]
+    counts = list(range(1, min(max_threads, numba.config.NUMBA_NUM_THREADS) + 1))
+    samples = {}
+    for _ in range(reps):
+        for units, n in configs:
+            X, Y = data(units, n, np.float32)
+            for threads in counts:
+                numba.set_num_threads(threads)
+                net = sn.MLP(units, generator=10)
+                h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=1e-4), epochs=3, engine="numba")
+                samples.setdefault((str(units), n, threads), []).append(h.seconds / 3)
+    numba.set_num_threads(max(counts))
+    rows = []
+    for (units, n, threads), s in samples.items():
+        one = statistics.median(samples[(units, n, 1)])
+        rows.append({"units": json.loads(units), "n": n, "threads": threads, "median": statistics.median(s),
+                     "min": min(s), "max": max(s), "samples": s, "speedup": one / statistics.median(s)})
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small grid and few repetitions (well under a minute)")
+    parser.add_argument("--out", default="bench-out", help="folder for bench.json and the figures (default bench-out)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per measurement (default 5, quick 3)")
+    parser.add_argument("--fused", action="store_true", help="also time torch with Adam(fused=True)")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models (slow to compile)")
+    parser.add_argument("--no-torch", action="store_true", help="time the NumPy and numba engines only")
+    parser.add_argument("--million", action="store_true", help="also time the 1,000,000-epoch 1-5-1 fit (numba)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also time the numba engine on large batches with 1 .. --threads threads")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads: expected an int >= 1")
+    os.makedirs(args.out, exist_ok=True)
+    limiter, threads = pin_threads(args.threads)
+    engines = [(NumpyEngine, {}), (NumbaEngine, {})]
+    have_torch = False
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F401
+
+            have_torch = True
+        except ImportError:
+            print("torch is not installed: timing the NumPy and numba engines only", file=sys.stderr)
+    if have_torch:
+        engines.append((TorchEngine, {}))
+        if args.fused:
+            engines.append((TorchEngine, {"fused": True}))
+        if args.compile:
+            engines.append((TorchEngine, {"compiled": True}))
+    reps = args.reps or (3 if args.quick else 5)
+    target = 0.01 if args.quick else 0.05
+    rows = []
+    start = time.perf_counter()
+    for config in grid(args.quick):
+        rows += measure(config, engines, reps, target)
+        print(f"  timed {config[0]} {config[1]} n={config[2]} {np.dtype(config[3]).name}", file=sys.stderr, flush=True)
+    result = {"machine": machine(), "threads": threads, "quick": args.quick, "reps": reps,
+              "seconds": time.perf_counter() - start, "rows": rows}
+    if args.million:
+        result["million"] = million(args.threads)
+    if args.scaling:
+        result["scaling"] = scaling(args.threads, args.quick, reps)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    print(table(rows))
+    if args.million:
+        m = result["million"]
+        print(f"1,000,000 epochs of 1-5-1 (float32, numba, {args.threads} thread(s)): {m['seconds']:.1f} s "
+              f"(+ {m['compile_seconds']:.1f} s compile/cache load), final loss {m['final_loss']:.3g}")
+    for r in result.get("scaling", []):
+        net = "-".join(map(str, r["units"]))
+        print(f"numba epoch, {net} n={r['n']}, {r['threads']} thread(s): {r['median'] * 1e3:.2f} ms "
+              f"(speedup over 1 thread {r['speedup']:.2f}x)")
+    for path in figures(rows, args.out):
+        print(f"wrote {path}")
+    print(f"wrote {os.path.join(args.out, 'bench.json')}")
+    limiter.restore_original_limits()
+    return result
+
+
+if __name__ == "__main__":
+    main()

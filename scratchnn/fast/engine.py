@@ -1,0 +1,247 @@
+"""The Python side of the numba engine: pack the net, optimizer and data for the kernels, and unpack.
+
+theta^j and the optimizer's state arrays are copied into flat buffers (theta^j
+from ``theta_off[j]``, row-major, bias in column 0 as ever), the compiled loop
+runs, and the results are written back into the caller's arrays *in place*, so
+``net.theta``, ``opt.m``/``opt.v``/``opt.v_max``/``opt.b`` and ``opt.t`` end as
+the NumPy engine would leave them.
+"""
+
+import time
+
+import numba
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from ..checks import check_pair
+from ..optimizers import SGD, Adam
+from ..train import History, epoch_order
+from . import kernels as K
+from .elementwise import CODES
+
+CHUNK_BYTES = 1 << 19  # a chunk's A^j, Z^j, delta^j fit in this many bytes (L2), ...
+CHUNK_RANGE = (256, 4096)  # ... with between 256 and 4096 points (a power of 2)
+GROUPS = 4  # chunks are summed in this many groups (in parallel when the batch is large)
+PARALLEL_MIN_WORK = 1 << 21  # batches with n x (number of parameters) >= this use threads; below, threads cost more
+BLAS_MIN = 256  # a layer with (u^j + 1) u^{j+1} >= BLAS_MIN entries uses BLAS, smaller ones fused loops
+ORDER_BUDGET = 1 << 22  # at most this many minibatch indices are drawn ahead (epochs x n)
+
+
+def uses_blas(u_in, u_out):
+    """Whether the layer u^j = u_in -> u^{j+1} = u_out multiplies through BLAS (else fused loops)."""
+    return (u_in + 1) * u_out >= BLAS_MIN
+
+
+def _net_tuple(net, theta_flat):
+    """(units, activation codes, BLAS flags, theta offsets, flat theta) for the kernels."""
+    units = np.asarray(net.units, dtype=np.int64)
+    acts = np.asarray([CODES[name] for name in net.activations], dtype=np.int64)
+    blas = np.asarray([uses_blas(net.units[j], net.units[j + 1]) for j in range(net.L)], dtype=np.bool_)
+    theta_off = np.concatenate([[0], np.cumsum([t.size for t in net.theta])]).astype(np.int64)
+    return units, acts, blas, theta_off, theta_flat
+
+
+def _flat(arrays, dtype):
+    """One flat copy of a list of arrays (theta-shaped), or an empty array when there are none."""
+    return np.concatenate([a.ravel() for a in arrays]) if arrays else np.empty(0, dtype)
+
+
+def _unflat(flat, arrays):
+    """Write ``flat`` back into ``arrays`` in place (the inverse of ``_flat``)."""
+    off = 0
+    for a in arrays:
+        a[...] = flat[off : off + a.size].reshape(a.shape)
+        off += a.size
+
+
+def chunk_points(net):
+    """Points per chunk: the largest power of 2 whose buffers fit CHUNK_BYTES, within CHUNK_RANGE.
+
+    It depends on the net and dtype only (never on threads), so results do too.
+    """
+    per_point = net.dtype.itemsize * sum(3 * (u + 1) for u in net.units)  # A^j, Z^j, delta^j
+    chunk = CHUNK_RANGE[0]
+    while chunk < CHUNK_RANGE[1] and 2 * chunk * per_point <= CHUNK_BYTES:
+        chunk *= 2
+    return chunk
+
+
+def _context(net, n_max):
+    """Work buffers: per group, A^j, Z^j, delta^j and Y for one chunk, and the gradient partials."""
+    u = net.units
+    L = net.L
+    chunk = min(chunk_points(net), n_max)
+    off = 0
+    a_off, z_off, d_off = np.zeros(L + 1, np.int64), np.zeros(L + 1, np.int64), np.zeros(L + 1, np.int64)
+    for j in range(L + 1):
+        a_off[j] = off
+        off += (u[j] + 1 if j < L else u[L]) * chunk  # A^j (u^j + 1, m); A^L (u^L, m)
+    for j in range(1, L + 1):
+        z_off[j] = off
+        off += u[j] * chunk  # Z^j (u^j, m)
+    for j in range(1, L + 1):
+        d_off[j] = off
+        off += (u[j] + 1) * chunk  # delta^j (u^j, m) after a scratch row for BLAS
+    y_off = off
+    off += u[L] * chunk  # Y (u^L, m)
+    tmp_off = off
+    off += max(t.size for t in net.theta)  # one D^j from BLAS before it is added
+    plan = (a_off, z_off, d_off, y_off, tmp_off)
+    groups = min(GROUPS, -(-n_max // chunk))
+    works = np.zeros((groups, off), net.dtype)
+    Dparts = np.zeros((groups, net.n_parameters), net.dtype)
+    loss_sums = np.zeros(groups, net.dtype)
+    return chunk, GROUPS, PARALLEL_MIN_WORK, works, plan, Dparts, loss_sums
+
+
+def _transposed(X):
+    """X^T, C-contiguous ``(columns, n)``: points along the fast axis."""
+    return np.ascontiguousarray(X.T)
+
+
+def _compile(dispatcher, args, key):
+    """Compile (or load from the cache) ``dispatcher`` for ``args``; returns the seconds it took (0 if ready).
+
+    ``key`` (the dtype) determines every argument's numba type, so a key seen once
+    skips ``numba.typeof``, which costs more than a short fit.
+    """
+    if (dispatcher, key) in _READY:
+        return 0.0
+    sig = tuple(numba.typeof(a) for a in args)
+    start = time.perf_counter()
+    dispatcher.compile(sig)
+    _READY.add((dispatcher, key))
+    return time.perf_counter() - start
+
+
+_READY = set()
+
+
+def _optimizer_tuple(opt, dtype):
+    """(kind, hyper, t, D, m, v, v_max, b) for ``kernels.optimizer_step``, state flattened."""
+    empty = np.empty(0, dtype)
+    if isinstance(opt, Adam):
+        hyper = (opt.lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, float(opt.amsgrad), 0.0, 0.0, 0.0)
+        state = (_flat(opt.m, dtype), _flat(opt.v, dtype), _flat(opt.v_max, dtype), empty)
+        kind = K.ADAM
+    elif isinstance(opt, SGD):
+        hyper = (opt.lr, 0.0, 0.0, 0.0, opt.weight_decay, 0.0, opt.momentum, opt.dampening, float(opt.nesterov))
+        state = (empty, empty, empty, _flat(opt.b, dtype))
+        kind = K.SGD
+    else:
+        raise TypeError(f"optimizer: the numba engine runs scratchnn.Adam and scratchnn.SGD, got {type(opt).__name__}")
+    D = np.zeros(sum(t.size for t in opt.theta), dtype)
+    return (kind, np.asarray(hyper, np.float64), np.array([opt.t], np.int64), D) + state
+
+
+def _write_back(net, opt, theta_flat, o):
+    _unflat(theta_flat, net.theta)
+    opt.t = int(o[2][0])
+    if isinstance(opt, Adam):
+        _unflat(o[4], opt.m)
+        _unflat(o[5], opt.v)
+        _unflat(o[6], opt.v_max)
+    else:
+        _unflat(o[7], opt.b)
+
+
+def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch):
+    """The training loop of :func:`scratchnn.fit`, compiled; arguments already checked there.
+
+    Same semantics as the NumPy engine (see :mod:`scratchnn.train`); theta and the
+    optimizer state are updated in place. Returns a :class:`~scratchnn.train.History`
+    with ``engine="numba"``, ``compile_seconds`` (compiling or loading the kernels
+    on a first call) and ``seconds`` (the rest).
+    """
+    start = time.perf_counter()
+    dtype = net.dtype
+    n = X.shape[0]
+    theta_flat = _flat(net.theta, dtype)
+    net_t = _net_tuple(net, theta_flat)
+    opt_t = _optimizer_tuple(optimizer, dtype)
+    XT, YT = _transposed(X), _transposed(Y)
+    if validation is not None:
+        XvT, YvT = _transposed(validation[0]), _transposed(validation[1])
+    else:
+        XvT, YvT = np.empty((net.units[0], 0), dtype), np.empty((net.units[-1], 0), dtype)
+    ctx = _context(net, max(n, XvT.shape[1]))
+    bs = n if batch_size is None else batch_size
+    losses, val_losses = [], [] if validation is not None else None
+    compile_seconds = 0.0
+    done = 0
+    while done < epochs:
+        E = epochs - done if batch_size is None else max(1, min(epochs - done, ORDER_BUDGET // n))
+        if batch_size is None:
+            orders = np.empty((E, 0), np.int64)
+        else:
+            orders = np.stack([epoch_order(n, seed, start_epoch + done + e) for e in range(E)]).astype(np.int64)
+        loss_e, val_e = np.empty(E), np.empty(E if validation is not None else 0)
+        args = (net_t, XT, YT, XvT, YvT, orders, bs, ctx, opt_t, loss_e, val_e)
+        compile_seconds += _compile(K.fit_epochs, args, dtype)
+        with _blas_single_threaded(net_t[2].any()):
+            completed = K.fit_epochs(*args)
+        losses.extend(loss_e[:completed])
+        if validation is not None:
+            val_losses.extend(val_e[:completed])
+        done += completed
+        if completed < E:
+            break
+    _write_back(net, optimizer, theta_flat, opt_t)
+    seconds = time.perf_counter() - start - compile_seconds
+    return History(losses, val_losses, "numba", seconds=seconds, compile_seconds=compile_seconds)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _blas_single_threaded(uses_blas):
+    """BLAS at one thread while a kernel runs (threads come from the chunk groups instead).
+
+    Also the fast choice: a multi-threaded BLAS on these thin products (and on a
+    busy machine) was measured 50-250x slower than one thread.
+    """
+    global _CONTROLLER
+    if not uses_blas:
+        return _nothing()
+    if _CONTROLLER is None:
+        import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls scipy's BLAS: load it so it is seen
+
+        _CONTROLLER = ThreadpoolController()  # found once: finding the libraries costs milliseconds
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER = None
+
+
+def prepare_loss_and_grad(net, X, Y, backward=True):
+    """A function of no arguments that returns ``(L, D)`` for the data, packed once (for :func:`loss_and_grad` and timing).
+
+    theta is read when prepared: the function keeps evaluating at those parameters.
+    """
+    n = X.shape[0]
+    net_t = _net_tuple(net, _flat(net.theta, net.dtype))
+    D = np.zeros(net.n_parameters, net.dtype)
+    args = (net_t, _transposed(X), _transposed(Y), np.empty(0, np.int64), n, _context(net, n), D, backward)
+    offsets = net_t[3]
+    blas = net_t[2].any()
+
+    def run():
+        with _blas_single_threaded(blas):
+            loss = net.dtype.type(K.batch_loss_grad(*args))
+        return loss, [D[offsets[j] : offsets[j + 1]].reshape(t.shape).copy() for j, t in enumerate(net.theta)]
+
+    return run
+
+
+def loss_and_grad(net, X, Y, backward=True):
+    """``(L, D)`` as :meth:`scratchnn.MLP.loss_and_grad`: the MSE loss and D^j = dL/dtheta^j, compiled.
+
+    With ``backward=False`` only the forward pass and the loss run (D is then zeros).
+    """
+    check_pair(X, Y, net)
+    return prepare_loss_and_grad(net, X, Y, backward)()

@@ -1,0 +1,358 @@
+r"""The compiled forward, backward, optimizer step and epoch loop of the numba engine.
+
+The same mathematics as :mod:`scratchnn.mlp` and :mod:`scratchnn.optimizers`,
+reorganised for speed; the names are the textbook engine's.
+
+Layout
+------
+Each quantity is stored *transposed*, points along the fast axis, so every
+inner loop runs over data points ``i`` and vectorizes whatever the width:
+
+    A^j  = (a^j)^T       (u^j + 1, m), row 0 is the bias unit (all ones)
+    Z^j  = (z^j)^T       (u^j, m)
+    delta^j (transposed) (u^j, m)
+
+for a chunk of ``m`` points (``engine.chunk_points``). In this layout the forward and backward
+passes read
+
+    Z^{j+1}  = theta^j A^j                                   (u^{j+1}, m)
+    D^j     += delta^{j+1} (A^j)^T                           (u^{j+1}, u^j + 1)
+    delta^j  = (theta^j[:, 1:])^T delta^{j+1} * g_j'(Z^j)    (u^j, m)
+
+Each product is either a fused loop (small layers: ``forward_small`` and
+``back_small`` apply g and g' to each row while it is in L1, ``grad_small``) or a
+BLAS call through ``np.dot`` (large layers); ``engine.uses_blas`` chooses per layer.
+
+Chunks, groups and determinism
+------------------------------
+A batch of ``nb`` points is cut into chunks of consecutive points (a size fixed by the net).
+Chunk ``c`` belongs to group ``c mod G`` (``G = min(GROUPS, chunks)``); each
+group sums its chunks' losses and gradients in chunk order into its own
+partials, and the partials are summed in group order. The split depends only
+on ``nb`` and the net (``engine.chunk_points``), never on the thread count, so one
+thread or many give bit-identical results. Large batches (``nb`` times the number
+of parameters at least ``engine.PARALLEL_MIN_WORK``) run the groups in parallel
+(``prange``); BLAS runs at one thread inside every kernel (``engine`` limits it),
+so it adds no dependence on threads either. Reductions (``dot``, ``sum_of_squares``)
+are vectorized in lanes whose order the compiler fixes for the machine: results are
+bit-identical run to run on one machine, and may differ in the last bits on a CPU
+with other vector widths.
+
+Scalars are cast to the arrays' dtype (``dtype.type(c)``), so float32 stays float32.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .elementwise import JIT, g_row, g_rows, times_g_prime, times_g_prime_row
+
+REDUCE = dict(JIT, fastmath={"contract", "reassoc"})  # a reduction may be reordered into vector lanes
+
+ADAM, SGD = 0, 1
+
+
+@njit(**JIT)
+def view(flat, off, rows, cols):
+    """The ``(rows, cols)`` C-contiguous matrix stored in ``flat`` from ``off``."""
+    return flat[off : off + rows * cols].reshape((rows, cols))
+
+
+# ------------------------------------------------------------- small layers, fused loops
+@njit(**JIT)
+def forward_small(theta, A, Z, code, H):
+    """Z = theta A and H = g(Z), one unit's row at a time (it stays in L1 between the two).
+
+    z^{j+1}_{si} = theta_{s0} + sum_{k>=1} theta_{sk} a^j_{ki}; H is a^{j+1} without its bias row.
+    """
+    for s in range(Z.shape[0]):
+        z = Z[s]  # (m,)
+        t0, t1 = theta[s, 0], theta[s, 1]  # the bias (times the unit 1) and the first input
+        a = A[1]  # (m,)
+        for i in range(z.size):
+            z[i] = t0 + t1 * a[i]
+        for k in range(2, A.shape[0]):
+            t = theta[s, k]
+            a = A[k]  # (m,)
+            for i in range(z.size):
+                z[i] += t * a[i]
+        g_row(code, z, H[s])
+
+
+@njit(**REDUCE)
+def dot(x, y):
+    """sum_i x_i y_i (vectorized: the order of the sum is the compiler's lanes, fixed per build)."""
+    acc = x.dtype.type(0)
+    for i in range(x.size):
+        acc += x[i] * y[i]
+    return acc
+
+
+@njit(**JIT)
+def grad_small(delta, A, D):
+    """D += delta A^T, i.e. D^j_{sk} += sum_i delta^{j+1}_{si} a^j_{ki}."""
+    for s in range(D.shape[0]):
+        for k in range(D.shape[1]):
+            D[s, k] += dot(delta[s], A[k])
+
+
+@njit(**JIT)
+def back_small(theta, delta_next, delta, code, Z, H):
+    """delta = theta[:, 1:]^T delta_next * g'(Z), one unit's row at a time.
+
+    delta^j_{ki} = (sum_s theta_{s,k+1} delta^{j+1}_{si}) g_j'(z^j_{ki}); H is a^j without its bias row.
+    """
+    for k in range(delta.shape[0]):
+        d = delta[k]  # (m,)
+        t = theta[0, k + 1]
+        dn = delta_next[0]  # (m,)
+        for i in range(d.size):
+            d[i] = t * dn[i]
+        for s in range(1, delta_next.shape[0]):
+            t = theta[s, k + 1]
+            dn = delta_next[s]  # (m,)
+            for i in range(d.size):
+                d[i] += t * dn[i]
+        times_g_prime_row(code, Z[k], H[k], d)
+
+
+@njit(**REDUCE)
+def sum_of_squares(R):
+    """sum_{s,i} R_{si}^2."""
+    acc = R.dtype.type(0)
+    for s in range(R.shape[0]):
+        r = R[s]
+        for i in range(r.size):
+            acc += r[i] * r[i]
+    return acc
+
+
+@njit(**JIT)
+def gather(x, order, i0, out):
+    """out_i = x[order[i0 + i]] (a minibatch's rows), or x[i0 + i] when ``order`` is empty (the full batch)."""
+    if order.size == 0:
+        out[:] = x[i0 : i0 + out.size]
+    else:
+        for i in range(out.size):
+            out[i] = x[order[i0 + i]]
+
+
+# ------------------------------------------------------------------- one chunk of points
+@njit(**JIT)
+def chunk_loss_grad(net, XT, YT, order, i0, i1, work, plan, D, scale, backward):
+    """Forward (and backward) over points ``i0 <= i < i1`` of the batch.
+
+    ``net = (units, acts, blas, theta_off, theta)``: the widths u^j, the
+    activation codes, the BLAS choice per layer, and theta^j stored flat from
+    ``theta_off[j]``. ``order`` maps batch position to data row (empty: the
+    identity). ``plan`` holds the offsets of A^j, Z^j, delta^j, Y and a scratch
+    matrix in ``work``. Adds D^j (scaled by ``scale`` = 2/N through delta^L) to ``D``
+    when ``backward``; returns the chunk's sum of squared residuals.
+    """
+    units, acts, blas, theta_off, theta = net
+    a_off, z_off, d_off, y_off, tmp_off = plan
+    L = units.size - 1
+    m = i1 - i0
+    one = theta.dtype.type(1)
+
+    # a^0 = [1, X] and the targets, transposed: (u^0 + 1, m) and (u^L, m)
+    A0 = view(work, a_off[0], units[0] + 1, m)
+    Yc = view(work, y_off, units[L], m)
+    A0[0, :] = one
+    for k in range(units[0]):
+        gather(XT[k], order, i0, A0[k + 1])
+    for s in range(units[L]):
+        gather(YT[s], order, i0, Yc[s])
+
+    # forward through layers j = 0 .. L-1: Z^{j+1} = theta^j A^j, A^{j+1} = [1, g(Z^{j+1})]
+    for j in range(L):
+        th = view(theta, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        A = view(work, a_off[j], units[j] + 1, m)  # (u^j + 1, m)
+        Z = view(work, z_off[j + 1], units[j + 1], m)  # (u^{j+1}, m)
+        if j + 1 < L:
+            view(work, a_off[j + 1], 1, m)[0, :] = one  # the bias unit of a^{j+1}
+            H = view(work, a_off[j + 1] + m, units[j + 1], m)  # g(Z^{j+1}): a^{j+1} below its bias row
+        else:
+            H = view(work, a_off[L], units[L], m)  # a^L, (u^L, m)
+        if blas[j]:
+            np.dot(th, A, Z)
+            g_rows(acts[j], Z, H)
+        else:
+            forward_small(th, A, Z, acts[j], H)
+
+    # the loss: residual R = a^L - y, sum of R^2
+    AL = view(work, a_off[L], units[L], m)  # (u^L, m)
+    delta = view(work, d_off[L] + m, units[L], m)  # (u^L, m)
+    for s in range(units[L]):
+        r, a, y = delta[s], AL[s], Yc[s]  # (m,)
+        for i in range(m):
+            r[i] = a[i] - y[i]
+    loss_sum = sum_of_squares(delta)
+    if not backward:
+        return loss_sum
+
+    # backward through the loss and g_L: delta^L = (2/N)(a^L - y) * g_L'(z^L)
+    for s in range(units[L]):
+        r = delta[s]  # (m,)
+        for i in range(m):
+            r[i] *= scale
+    times_g_prime(acts[L - 1], view(work, z_off[L], units[L], m), AL, delta)
+    for j in range(L - 1, -1, -1):
+        th = view(theta, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        A = view(work, a_off[j], units[j] + 1, m)  # (u^j + 1, m)
+        delta_next = view(work, d_off[j + 1] + m, units[j + 1], m)  # (u^{j+1}, m)
+        # backward through theta^j: D^j += delta^{j+1} (a^j)^T
+        Dj = view(D, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        if blas[j]:
+            tmp = view(work, tmp_off, units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+            np.dot(delta_next, A.T, tmp)
+            Dj += tmp
+        else:
+            grad_small(delta_next, A, Dj)
+        if j == 0:
+            break
+        # backward through g_j: delta^j = theta^j[:, 1:]^T delta^{j+1} * g_j'(z^j), skipping the bias row
+        delta = view(work, d_off[j] + m, units[j], m)  # (u^j, m)
+        Z = view(work, z_off[j], units[j], m)  # (u^j, m)
+        H = view(work, a_off[j] + m, units[j], m)  # a^j below its bias row, (u^j, m)
+        if blas[j]:
+            np.dot(th.T, delta_next, view(work, d_off[j], units[j] + 1, m))  # row 0 (the bias) is discarded
+            times_g_prime(acts[j - 1], Z, H, delta)
+        else:
+            back_small(th, delta_next, delta, acts[j - 1], Z, H)
+    return loss_sum
+
+
+# ---------------------------------------------------------- a batch: chunks in groups
+@njit(**JIT)
+def group_loss_grad(g, groups, chunk, net, XT, YT, order, nb, work, plan, Dpart, scale, backward):
+    """Group g's share: chunks g, g + G, g + 2G, ... in order, summed into its own partials."""
+    if backward:
+        Dpart[:] = 0
+    loss_sum = net[4].dtype.type(0)
+    for c in range(g, (nb + chunk - 1) // chunk, groups):
+        i0 = c * chunk
+        loss_sum += chunk_loss_grad(net, XT, YT, order, i0, min(i0 + chunk, nb), work, plan, Dpart, scale, backward)
+    return loss_sum
+
+
+@njit(**JIT)
+def groups_serial(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, scale, backward, loss_sums):
+    for g in range(groups):
+        loss_sums[g] = group_loss_grad(g, groups, chunk, net, XT, YT, order, nb, works[g], plan, Dparts[g], scale, backward)
+
+
+@njit(parallel=True, **JIT)
+def groups_parallel(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, scale, backward, loss_sums):
+    for g in prange(groups):
+        loss_sums[g] = group_loss_grad(g, groups, chunk, net, XT, YT, order, nb, works[g], plan, Dparts[g], scale, backward)
+
+
+@njit(**JIT)
+def batch_loss_grad(net, XT, YT, order, nb, ctx, D, backward):
+    """L = mean((a^L - y)^2) over the batch and, when ``backward``, D^j = dL/dtheta^j into ``D`` (flat).
+
+    ``ctx = (chunk, max_groups, parallel_min_work, works, plan, Dparts, loss_sums)``: groups run
+    in threads when ``nb`` times the number of parameters reaches ``parallel_min_work``.
+    """
+    chunk, max_groups, parallel_min_work, works, plan, Dparts, loss_sums = ctx
+    units = net[0]
+    T = net[4].dtype.type
+    N = nb * units[units.size - 1]
+    scale = T(2.0 / N)  # 2/N rounded to the dtype, as torch and mse_grad do
+    groups = min(max_groups, (nb + chunk - 1) // chunk)
+    if nb * net[4].size >= parallel_min_work:
+        groups_parallel(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, scale, backward, loss_sums)
+    else:
+        groups_serial(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, scale, backward, loss_sums)
+    loss_sum = loss_sums[0]
+    for g in range(1, groups):
+        loss_sum += loss_sums[g]
+    if backward:
+        D[:] = Dparts[0]
+        for g in range(1, groups):
+            D += Dparts[g]
+    return loss_sum / T(N)
+
+
+# ------------------------------------------------------------------------- optimizers
+@njit(**JIT)
+def optimizer_step(kind, hyper, t, theta, D, m, v, v_max, b):
+    r"""One step of Adam or SGD (torch's formulas, see :mod:`scratchnn.optimizers`) on flat arrays.
+
+    ``hyper = (lr, beta1, beta2, eps, weight_decay, amsgrad, momentum, dampening, nesterov)``;
+    ``t`` is the step count after this step (t = 1 on the first).
+    Adam:  m_t = m + (1 - beta1)(g - m),  v_t = beta2 v + (1 - beta2) g^2,
+           theta -= lr / (1 - beta1^t) * m_t / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+    SGD:   b_t = g (t = 1) or mu b + (1 - tau) g;  theta -= lr (g + mu b_t if nesterov else b_t)
+    """
+    T = theta.dtype.type
+    lr, beta1, beta2, eps, weight_decay, amsgrad, momentum, dampening, nesterov = hyper
+    wd = T(weight_decay)
+    if kind == ADAM:
+        one_minus_beta1, beta2_t, one_minus_beta2 = T(1 - beta1), T(beta2), T(1 - beta2)
+        neg_step_size = T(-(lr / (1 - math.pow(beta1, t))))
+        bias_correction2_sqrt = T(math.pow(1 - math.pow(beta2, t), 0.5))  # as Python's ** 0.5
+        eps_t = T(eps)
+        use_max = amsgrad != 0
+        for p in range(theta.size):
+            g = D[p] + theta[p] * wd if weight_decay != 0 else D[p]
+            m[p] += (g - m[p]) * one_minus_beta1
+            v[p] *= beta2_t
+            v[p] += g * one_minus_beta2 * g
+            vh = v[p]
+            if use_max:
+                v_max[p] = v_max[p] if v_max[p] >= vh else vh
+                vh = v_max[p]
+            theta[p] += neg_step_size * m[p] / (np.sqrt(vh) / bias_correction2_sqrt + eps_t)
+    else:
+        mu, damp, lr_t = T(momentum), T(1 - dampening), T(lr)
+        for p in range(theta.size):
+            g = D[p] + theta[p] * wd if weight_decay != 0 else D[p]
+            if momentum != 0:
+                if t == 1:
+                    b[p] = g  # torch starts the buffer at the first gradient, undamped
+                else:
+                    b[p] = b[p] * mu + g * damp
+                g = g + b[p] * mu if nesterov != 0 else b[p]
+            theta[p] -= g * lr_t
+
+
+# ------------------------------------------------------------------------- epochs
+@njit(**JIT)
+def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_losses):
+    """Epochs e = 0 .. len(losses)-1 of the training loop (see :mod:`scratchnn.train`).
+
+    ``orders[e]`` is epoch e's visiting order (empty rows: full batch);
+    ``opt = (kind, hyper, t, D, m, v, v_max, b)`` with ``t`` a 1-element array
+    updated in place. Records the loss before each update (the size-weighted
+    mean of the batch losses) and, when ``XvT`` has points, the validation loss
+    at the start of the epoch. Returns how many epochs completed: fewer than
+    asked when a loss was not finite (theta is then as it was before that batch).
+    """
+    kind, hyper, t, D, m, v, v_max, b = opt
+    theta = net[4]
+    n = XT.shape[1]
+    no_order = np.empty(0, np.int64)
+    for e in range(losses.size):
+        if XvT.shape[1] > 0:
+            val_losses[e] = batch_loss_grad(net, XvT, YvT, no_order, XvT.shape[1], ctx, D, False)
+        epoch_loss = 0.0
+        if orders.shape[1] == 0:  # full batch
+            epoch_loss = float(batch_loss_grad(net, XT, YT, no_order, n, ctx, D, True))
+            if not np.isfinite(epoch_loss):
+                return e
+            t[0] += 1
+            optimizer_step(kind, hyper, t[0], theta, D, m, v, v_max, b)
+        else:
+            for k0 in range(0, n, batch_size):
+                nb = min(batch_size, n - k0)
+                loss = batch_loss_grad(net, XT, YT, orders[e, k0 : k0 + nb], nb, ctx, D, True)
+                epoch_loss += float(loss) * (nb / n)
+                if not np.isfinite(epoch_loss):
+                    return e
+                t[0] += 1
+                optimizer_step(kind, hyper, t[0], theta, D, m, v, v_max, b)
+        losses[e] = epoch_loss
+    return losses.size

@@ -1,0 +1,35 @@
+"""Smoke test of the timing harness: ``python -m bench --quick`` runs and writes its files (never a speed)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_quick_bench_runs_and_writes_its_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    args = [sys.executable, "-m", "bench", "--quick", "--reps", "1", "--out", str(tmp_path)]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        args.append("--no-torch")
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "epoch" in done.stdout and "numba" in done.stdout
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert {"machine", "threads", "rows"} <= set(result)
+    engines = {r["engine"] for r in result["rows"]}
+    assert {"numpy", "numba"} <= engines
+    assert all(r["min"] <= r["median"] <= r["max"] for r in result["rows"])
+    for name in ("epoch_vs_n.png", "epoch_vs_width.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_bench_refuses_bad_threads(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench", "--threads", "0", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--threads" in done.stderr

@@ -1,0 +1,166 @@
+"""The scratchnn command: workshop, fit, sweep; exit statuses 0, 1 (diverged), 2 (bad flags), 130 (Ctrl-C)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+from scratchnn import cli
+from scratchnn import workshop as ws
+
+
+def test_workshop_without_torch(tmp_path, capsys):
+    assert cli.main(["workshop", "--out", str(tmp_path), "--epochs", "20", "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    assert "torch: not used (scratchnn only)" in out
+    assert "1-5-5-1" in out and "wall time" in out
+    assert (tmp_path / "losses.png").exists()
+
+
+def test_workshop_with_torch(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert cli.main(["workshop", "--out", str(tmp_path), "--epochs", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "loss torch" in out and "rel gap lockstep" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["function.png", "gap.png", "losses.png", "predictions.png"]
+
+
+def test_fit_writes_history_figures_and_model(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    args = ["fit", "--units", "1,5,5,1", "--epochs", "30", "--batch-size", "500", "--optimizer", "sgd",
+            "--momentum", "0.9", "--lr", "0.05", "--dtype", "float64", "--out", str(tmp_path), "--save", str(model)]
+    assert cli.main(args) == 0
+    assert "sgd lr 0.05 momentum 0.9" in capsys.readouterr().out
+    net = sn.MLP.load(model)
+    assert net.units == [1, 5, 5, 1] and net.dtype == np.float64
+    history = np.load(tmp_path / "history.npz")
+    assert history["1-5-5-1_scratch"].shape == (30,)
+    assert (tmp_path / "losses.png").exists() and (tmp_path / "predictions.png").exists()
+
+
+def test_fit_defaults_to_the_three_workshop_models(tmp_path, capsys):
+    assert cli.main(["fit", "--epochs", "5", "--save", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    for label in ("1-5-1", "1-10-1", "1-5-5-1"):
+        assert label in out
+        assert (tmp_path / f"m_{label}.npz").exists()
+
+
+def test_fit_compare_torch(capsys):
+    pytest.importorskip("torch")
+    assert cli.main(["fit", "--units", "1,5,1", "--epochs", "20", "--compare-torch"]) == 0
+    assert "relative gap to scratch" in capsys.readouterr().out
+
+
+def test_fit_divergence_is_one_line_and_status_1(tmp_path, capsys):
+    args = ["fit", "--units", "1,5,5,1", "--activation", "identity", "--optimizer", "sgd", "--lr", "50",
+            "--epochs", "200", "--save", str(tmp_path / "m.npz"), "--out", str(tmp_path)]
+    assert cli.main(args) == cli.EXIT_DIVERGED
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "diverged" in err[0] and "epoch" in err[0]
+    assert "Traceback" not in captured.err
+    assert "not saved" in captured.out and not (tmp_path / "m.npz").exists()
+    assert (tmp_path / "history.npz").exists()
+
+
+def test_fit_ctrl_c_writes_what_was_trained(tmp_path, monkeypatch, capsys):
+    ws.default_engine()  # resolved (it may try a tiny fit) before fit is replaced
+    real_fit = ws.fit
+    calls = []
+
+    def interrupted_fit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(ws, "fit", interrupted_fit)
+    model = tmp_path / "m.npz"
+    args = ["fit", "--units", "1,5,1", "--epochs", "1000", "--engine", "numpy", "--save", str(model),
+            "--out", str(tmp_path)]
+    assert cli.main(args) == cli.EXIT_INTERRUPTED
+    assert "interrupted" in capsys.readouterr().err
+    loss = np.load(tmp_path / "history.npz")["1-5-1_scratch"]
+    assert len(loss) == 3 * ws.chunk_size(1000)
+    # the saved model is the one at the end of the recorded history
+    reference = sn.MLP([1, 5, 1], generator=10)
+    X, Y = sn.workshop_data()
+    sn.fit(reference, X, Y, sn.Adam(reference.theta, lr=0.015), len(loss))
+    assert all(np.array_equal(a, b) for a, b in zip(sn.MLP.load(model).theta, reference.theta))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "--units", "1,x,1"], "--units: expected comma-separated widths"),
+        (["fit", "--units", "1"], "--units: expected at least two widths"),
+        (["fit", "--lr", "0"], "--lr: expected a number > 0"),
+        (["fit", "--epochs", "1.5"], "--epochs: expected an int"),
+        (["fit", "--optimizer", "rmsprop"], "--optimizer: invalid choice"),
+        (["fit", "--momentum", "0.9"], "only SGD has momentum"),
+        (["fit", "--seed", "-1"], "--seed: expected an int >= 0"),
+        (["sweep", "--optimizers", "adam,lbfgs"], "--optimizers: expected adam and/or sgd"),
+        (["sweep", "--lrs", "0.1,nope"], "--lrs"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_torch_without_torch_is_a_flag_error(monkeypatch, capsys):
+    monkeypatch.setattr(ws, "load_torchref", lambda: None)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["fit", "--compare-torch", "--epochs", "1"])
+    assert exc.value.code == 2
+    assert "torch is not installed" in capsys.readouterr().err
+
+
+def test_sweep_writes_table_csv_and_figure(tmp_path, capsys):
+    args = ["sweep", "--units", "1,5,1", "--units", "1,3,3,1", "--seeds", "0,1", "--lrs", "0.015,0.05",
+            "--optimizers", "adam,sgd", "--epochs", "10", "--jobs", "2", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "16 of 16 fits" in out and "median final loss" in out
+    rows = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert len(rows) == 1 + 16
+    assert (tmp_path / "sweep.png").exists() and (tmp_path / "summary.txt").exists()
+
+
+def test_sweep_cell_matches_a_direct_fit():
+    loss, status = cli.sweep_cell([1, 5, 1], "tanh", "adam", 0.015, 0.0, 3, 25, "float32", "numpy")
+    net = sn.MLP([1, 5, 1], generator=3)
+    X, Y = sn.workshop_data()
+    assert status == "done"
+    assert np.array_equal(loss, sn.fit(net, X, Y, sn.Adam(net.theta, lr=0.015), 25).loss)
+
+
+def test_python_dash_m_runs_the_command():
+    done = subprocess.run([sys.executable, "-m", "scratchnn", "fit", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--compare-torch" in done.stdout
+
+
+def test_workshop_runs_without_torch(tmp_path):
+    # None in sys.modules makes every `import torch` raise ImportError, as on a machine without torch
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from scratchnn.cli import main\n"
+            f"status = main(['workshop', '--epochs', '5', '--out', {str(tmp_path)!r}])\n"
+            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+            "sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "torch is not installed: training with scratchnn only" in done.stdout
+    assert "torch: not used (scratchnn only)" in done.stdout
+
+
+def test_importing_the_command_does_not_import_torch():
+    code = "import sys, scratchnn.cli, scratchnn.workshop, scratchnn.plots, scratchnn.preprocess; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,82 @@
+"""scratchnn.plots: every figure builds headless and writes a PNG."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import scratchnn as sn
+from scratchnn import plots
+from scratchnn.data import workshop_raw
+
+PNG_MAGIC = b"\x89PNG"
+
+
+def saved(fig, tmp_path, name):
+    path = tmp_path / name
+    plots.save(fig, path)
+    assert path.read_bytes()[:4] == PNG_MAGIC
+    return path
+
+
+def test_function_figure(tmp_path):
+    x, y = workshop_raw()
+    X, Y = sn.workshop_data()
+    fig = plots.function_figure(x, y, X, Y)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    saved(fig, tmp_path, "f.png")
+
+
+def test_loss_figure_is_log_scale_with_a_legend(tmp_path):
+    curves = {"1-5-1 scratch": np.geomspace(1, 1e-3, 50), "1-5-1 torch": np.geomspace(1, 2e-3, 50)}
+    fig = plots.loss_figure(curves, title="t")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(curves)
+    saved(fig, tmp_path, "l.png")
+
+
+def test_loss_figure_draws_into_a_given_axes():
+    fig = Figure()
+    ax = fig.subplots()
+    assert plots.loss_figure({"a": np.ones(3)}, ax=ax) is None
+    assert len(ax.lines) == 1
+
+
+def test_predictions_figure(tmp_path):
+    X, Y = sn.workshop_data()
+    Xt = X[::60]
+    fig = plots.predictions_figure(X, Y, Xt, {"1-5-1 scratch": Xt * 0, "1-5-1 torch": Xt * 0})
+    assert len(fig.axes[0].collections) == 2
+    saved(fig, tmp_path, "p.png")
+
+
+def test_gap_figure_handles_exact_zeros(tmp_path):
+    gap = np.array([0.0, 1e-7, 0.0, 1e-3])
+    fig = plots.gap_figure({"1-5-1": {"free-running": gap}, "1-10-1": {"free-running": gap}})
+    line = fig.axes[0].lines[0]
+    assert np.all(line.get_ydata() > 0)  # zeros are drawn at the floor, not dropped by the log axis
+    saved(fig, tmp_path, "g.png")
+
+
+def test_window_max():
+    np.testing.assert_array_equal(plots._window_max([1, 3, 2, 0, 0, 0], 3), [1, 3, 3, 3, 2, 0])
+
+
+@pytest.mark.parametrize("rows, cols", [(["1-5-1"], ["adam lr 0.1"]), (["a", "b"], ["x", "y", "z"])])
+def test_sweep_figure_grid(tmp_path, rows, cols):
+    curves = {(r, c): {"0": np.geomspace(1, 0.1, 10)} for r in rows for c in cols}
+    fig = plots.sweep_figure(curves, rows, cols)
+    assert len(fig.axes) == len(rows) * len(cols)
+    saved(fig, tmp_path, "s.png")
+
+
+def test_long_runs_are_drawn_as_an_envelope_on_a_log_epoch_axis(tmp_path):
+    loss = np.abs(np.sin(np.arange(plots.LONG_RUN * 3))) + 1e-3
+    fig = plots.loss_figure({"1-5-1 scratch": loss})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert len(ax.lines[0].get_xdata()) < len(loss)  # one point per window, not per epoch
+    epoch, low, median, high = plots._envelope(loss)
+    assert np.all(low <= median) and np.all(median <= high)
+    assert low.min() == loss.min() and high.max() == loss.max()  # the windows cover every epoch
+    saved(fig, tmp_path, "long.png")

@@ -1,0 +1,134 @@
+"""scratchnn.workshop: the notebook's models, data and test points, and the shared training loop."""
+
+import os
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+from scratchnn import workshop as ws
+
+
+def test_test_points_replay_the_notebooks_global_numpy_stream():
+    X, _ = sn.workshop_data()
+    np.random.seed(10)  # the notebook's seeding cell; nothing draws from np.random before the test points
+    expected = np.random.uniform(0, np.max(X), 50).reshape(-1, 1).astype(np.float32)
+    got = ws.test_points(X)
+    assert got.dtype == np.float32 and got.shape == (50, 1)
+    assert np.array_equal(got, expected)
+    assert 0 <= got.min() and got.max() <= X.max()
+
+
+def test_models_are_drawn_one_after_the_other_from_one_generator():
+    nets = ws.build_models()
+    assert [n.units for n in nets] == [list(u) for u in ws.WORKSHOP_UNITS]
+    alone = sn.MLP([1, 10, 1], generator=10)
+    assert not np.array_equal(nets[1].theta[0], alone.theta[0])  # model 1 continues model 0's stream
+    gen = sn.TorchGenerator(10)
+    sn.MLP([1, 5, 1], generator=gen)
+    assert all(np.array_equal(a, b) for a, b in zip(nets[1].theta, sn.MLP([1, 10, 1], generator=gen).theta))
+
+
+def test_models_equal_the_notebooks_torch_models():
+    torch = pytest.importorskip("torch")
+    torchref = pytest.importorskip("torchref")
+    nn = torch.nn
+    torch.manual_seed(10)
+    m0 = nn.Sequential(nn.Linear(1, 5), nn.Tanh(), nn.Linear(5, 1), nn.Tanh())
+    m1 = nn.Sequential(nn.Linear(1, 10), nn.Tanh(), nn.Linear(10, 1), nn.Tanh())
+    m2 = nn.Sequential(nn.Linear(1, 5), nn.Tanh(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 1), nn.Tanh())
+    for net, model in zip(ws.build_models(), (m0, m1, m2)):
+        for a, b in zip(net.theta, torchref.bridge.theta_of(model)):
+            assert np.array_equal(a, b)  # bit for bit: same stream, same rounding
+
+
+def test_float64_data_are_normalised_in_float64():
+    X, Y = ws.data(np.float64)
+    X32, _ = ws.data(np.float32)
+    assert X.dtype == np.float64 and X.shape == (3000, 1)
+    x, _ = sn.data.workshop_raw()
+    np.testing.assert_allclose(X[:, 0], x / np.sum(x**5) ** 0.2, rtol=1e-15)  # one rounding each
+    np.testing.assert_allclose(X, X32, rtol=1e-6)  # float32 rounding of the same numbers
+
+
+def test_default_engine_is_a_known_engine():
+    assert ws.default_engine() in sn.train.ENGINES
+
+
+def test_chunked_training_equals_one_fit():
+    X, Y = sn.workshop_data()
+    a, b = sn.MLP([1, 5, 1], generator=3), sn.MLP([1, 5, 1], generator=3)
+    h = sn.fit(a, X, Y, sn.Adam(a.theta, lr=0.015), epochs=250, batch_size=700, seed=4)
+    run = ws.train_scratch(b, X, Y, sn.Adam(b.theta, lr=0.015), 250, batch_size=700, seed=4, progress=False)
+    assert run.status == "done"
+    assert np.array_equal(run.history.loss, h.loss)  # same epochs, same batches, same arithmetic
+    assert all(np.array_equal(p, q) for p, q in zip(a.theta, b.theta))
+
+
+def test_divergence_names_the_absolute_epoch():
+    X, Y = sn.workshop_data()
+    net = sn.MLP([1, 5, 5, 1], activations="identity", generator=10)
+    run = ws.train_scratch(net, X, Y, sn.SGD(net.theta, lr=50.0), 500, progress=False)
+    assert run.status == "diverged"
+    assert run.history.epochs == run.diverged_at
+    assert f"epoch {run.diverged_at}" in run.message
+
+
+def test_ctrl_c_rolls_back_to_the_last_whole_chunk():
+    X, Y = sn.workshop_data()
+    net = sn.MLP([1, 5, 1], generator=10)
+    opt = sn.Adam(net.theta, lr=0.015)
+    calls = []
+
+    def fit_chunk(k, start):
+        calls.append(start)
+        if len(calls) == 3:
+            sn.fit(net, X, Y, opt, k, start_epoch=start)  # trains, then is interrupted before returning
+            raise KeyboardInterrupt
+        return sn.fit(net, X, Y, opt, k, start_epoch=start)
+
+    run = ws.train(fit_chunk, lambda: ws.snapshot_scratch(net, opt), 1000, "numpy", progress=False)
+    assert run.status == "interrupted"
+    assert run.history.epochs == 2 * ws.chunk_size(1000)
+    reference = sn.MLP([1, 5, 1], generator=10)
+    ref_opt = sn.Adam(reference.theta, lr=0.015)
+    sn.fit(reference, X, Y, ref_opt, run.history.epochs)
+    assert all(np.array_equal(p, q) for p, q in zip(net.theta, reference.theta))
+    assert opt.t == ref_opt.t and all(np.array_equal(p, q) for p, q in zip(opt.m, ref_opt.m))
+
+
+def test_run_workshop_without_torch(tmp_path):
+    messages = []
+    results, table, paths = ws.run_workshop(out=tmp_path, epochs=30, use_torch=False, log=messages.append)
+    assert [r.label for r in results] == ["1-5-1", "1-10-1", "1-5-5-1"]
+    assert "loss torch" not in table and "1-5-5-1" in table
+    assert all(r.run.history.epochs == 30 and r.torch_run is None for r in results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["function.png", "losses.png", "predictions.png"]
+    assert sorted(os.path.basename(p) for p in paths) == ["function.png", "losses.png", "predictions.png"]
+
+
+def test_run_workshop_says_plainly_when_torch_is_missing(monkeypatch):
+    monkeypatch.setattr(ws, "load_torchref", lambda: None)
+    messages = []
+    results, _, paths = ws.run_workshop(epochs=2, log=messages.append)
+    assert paths == []
+    assert results[0].torch_run is None
+    assert any("torch is not installed" in m for m in messages)
+
+
+def test_run_workshop_with_torch(tmp_path):
+    pytest.importorskip("torch")
+    results, table, _ = ws.run_workshop(out=tmp_path, epochs=40)
+    assert "loss torch" in table and "NO" not in table
+    for r in results:
+        assert r.same_init
+        # lockstep: each epoch starts from torch's parameters, so the gap is one step's rounding
+        # (float32, a few units of 1e-7 relative; see torchref.agreement)
+        assert r.lockstep.rel_gap.max() < 1e-5
+        assert r.torch_run.history.epochs == 40
+    assert (tmp_path / "gap.png").exists()
+
+
+def test_format_table_aligns_columns():
+    lines = ws.format_table([["a", "bb"], ["ccc", "d"]]).splitlines()
+    assert lines == ["a    bb", "---  --", "ccc   d"]
