@@ -7,6 +7,7 @@ package) trains the same fits in PyTorch.
 
 from .activations import ACTIVATIONS
 from .data import lp_normalize, workshop_data
+from .explain import Explanation, explain
 from .generator import TorchGenerator
 from .gradcheck import GradcheckResult, gradcheck
 from .mlp import MLP, Trace
@@ -19,6 +20,7 @@ __all__ = [
     "ACTIVATIONS",
     "Adam",
     "DivergenceError",
+    "Explanation",
     "GradcheckResult",
     "History",
     "MLP",
@@ -27,6 +29,7 @@ __all__ = [
     "Trace",
     "batches",
     "epoch_order",
+    "explain",
     "fit",
     "gradcheck",
     "lp_normalize",

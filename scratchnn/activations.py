@@ -21,12 +21,14 @@ LEAKY_SLOPE = 0.01  # torch's nn.LeakyReLU default negative slope
 
 
 class Activation:
-    """One activation: its name, ``g(z)`` and ``g_prime(z, a)``."""
+    """One activation: its name, ``g(z)`` and ``g_prime(z, a)``, and both as text (for ``explain``)."""
 
-    def __init__(self, name, g, g_prime):
+    def __init__(self, name, g, g_prime, formula, derivative):
         self.name = name
         self.g = g
         self.g_prime = g_prime
+        self.formula = formula  # g(z) in words of z
+        self.derivative = derivative  # g'(z) in words of z and a = g(z)
 
     def __repr__(self):
         return f"Activation({self.name!r})"
@@ -38,15 +40,18 @@ def _sigmoid(z):
 
 
 ACTIVATIONS = {
-    "tanh": Activation("tanh", np.tanh, lambda z, a: 1 - a * a),
-    "sigmoid": Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a)),
-    "relu": Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+    "tanh": Activation("tanh", np.tanh, lambda z, a: 1 - a * a, "tanh(z)", "1 - a²"),
+    "sigmoid": Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), "1/(1 + e^-z)", "a ⊙ (1 - a)"),
+    "relu": Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype),
+                       "max(z, 0)", "[z > 0]"),
     "leaky_relu": Activation(
         "leaky_relu",
         lambda z: np.where(z > 0, z, z * z.dtype.type(LEAKY_SLOPE)),
         lambda z, a: np.where(z > 0, z.dtype.type(1), z.dtype.type(LEAKY_SLOPE)),
+        f"z if z > 0 else {LEAKY_SLOPE} z",
+        f"1 if z > 0 else {LEAKY_SLOPE}",
     ),
-    "identity": Activation("identity", lambda z: z.copy(), lambda z, a: np.ones_like(z)),
+    "identity": Activation("identity", lambda z: z.copy(), lambda z, a: np.ones_like(z), "z", "1"),
 }
 
 

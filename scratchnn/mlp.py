@@ -4,28 +4,37 @@ Layers and indices
 ------------------
 Layers are numbered ``j = 0, 1, ..., L`` from the input (layer 0, ``u^0``
 features) to the output (layer L, ``u^L`` units), and the Python index *is*
-that number: ``units[j] = u^j``, ``theta[j] = theta^j`` maps layer j to layer
-j+1, ``a[j] = a^j``, ``z[j] = z^j``. (The workshop notebook counts layers from
-1 in its conventions but calls the first weight matrix theta^0; our layer j is
-its layer j + 1, and our theta^j is its theta^j.)
+that number: ``units[j] = u^j``, ``theta[j] = θ^j`` maps layer j to layer
+j+1, ``a[j] = a^j``, ``z[j] = z^j``, ``delta[j] = δ^j``, ``D[j] = D^j``.
+(The workshop notebook counts layers from 1 in its conventions but calls the
+first weight matrix θ^0; our layer j is its layer j + 1, and our θ^j is its θ^j.)
+
+The one exception: the input layer has no activation, so the list
+``activations`` holds g_1 ... g_L and ``activations[j - 1]`` is g_j, the
+activation of layer j (``net.g(j)`` returns it by layer number).
 
 Data points are rows: ``n`` points give ``a^j`` of shape ``(n, u^j + 1)``.
+⊙ is the element-wise (Hadamard) product, ``*`` in NumPy; 𝓛 is the loss.
 
 Forward pass
 ------------
     a^0     = [1, X]                               (n, u^0 + 1)
-    z^{j+1} = a^j (theta^j)^T                      (n, u^{j+1})
+    z^{j+1} = a^j (θ^j)ᵀ                           (n, u^{j+1})
     a^{j+1} = [1, g_{j+1}(z^{j+1})]                (n, u^{j+1} + 1), bias unit first
     a^L     = g_L(z^L)                             (n, u^L), no bias unit on the output
 
-Backward pass (the loss is L = mean((a^L - Y)^2), see ``losses``)
--------------------------------------------------------------------
-    delta^L = dL/da^L * g_L'(z^L)                              (n, u^L)
-    D^j     = (delta^{j+1})^T a^j                              (u^{j+1}, u^j + 1)
-    delta^j = (delta^{j+1} theta^j[:, 1:]) * g_j'(z^j)         (n, u^j)
+Backward pass (𝓛 = mean((a^L - Y)^2) over all n u^L entries, see ``losses``)
+-----------------------------------------------------------------------------
+The error of layer j is δ^j = ∂𝓛/∂z^j, one number per data point and unit
+(no bias column: the bias unit has no z). D^j = ∂𝓛/∂θ^j.
 
-``D^j = dL/dtheta^j`` has the shape of ``theta^j``; its column 0 is the bias
-gradient. ``delta^j`` has no bias column: the bias unit has no inputs.
+    δ^L = ∂𝓛/∂a^L ⊙ g_L'(z^L)                        (n, u^L)
+    D^j = (δ^{j+1})ᵀ a^j                              (u^{j+1}, u^j + 1)
+    δ^j = (δ^{j+1} θ^j[:, 1:]) ⊙ g_j'(z^j)           (n, u^j)
+
+``D^j`` has the shape of ``θ^j``; its column 0 is the bias gradient (the
+bias unit's column of a^j is all ones). ``tutorials/02_backpropagation`` derives
+these three lines from the chain rule, index by index.
 """
 
 import os
@@ -37,6 +46,7 @@ from .checks import check_data, check_dtype, check_int, check_pair
 from .generator import TorchGenerator
 from .init import linear_theta
 from .losses import mse, mse_grad
+from .table import format_table
 
 class Trace:
     """Every quantity of one forward pass.
@@ -72,7 +82,9 @@ class MLP:
     units : sequence of int
         ``[u^0, u^1, ..., u^L]``: features in, hidden widths, outputs. At least two.
     activations : str or sequence of str
-        One name for every layer, or one per layer ``j = 1..L`` (``L`` names).
+        One name for every layer, or one per layer ``j = 1..L`` (``L`` names):
+        the input layer has no activation, so ``activations[j - 1]`` is g_j
+        (``net.g(j)`` looks it up by layer number).
         Known names: see :mod:`scratchnn.activations`. Default ``"tanh"``
         everywhere, the output included, as in the workshop.
     dtype : float32 or float64
@@ -100,6 +112,12 @@ class MLP:
             linear_theta(gen, self.units[j], self.units[j + 1], self.dtype) for j in range(self.L)
         ]
 
+    def g(self, j):
+        """The activation g_j of layer ``j = 1..L`` (``activations[j - 1]``: the input layer has none)."""
+        if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)) or not 1 <= j <= self.L:
+            raise ValueError(f"j: expected a layer number 1..{self.L} (the input layer 0 has no activation), got {j!r}")
+        return _act.get(self.activations[j - 1])
+
     @property
     def L(self):
         """The index of the output layer (the number of weight matrices)."""
@@ -124,7 +142,7 @@ class MLP:
         z = [None]
         for j in range(self.L):
             z.append(a[j] @ self.theta[j].T)  # z^{j+1}: (n, u^{j+1})
-            h = _act.get(self.activations[j]).g(z[j + 1])  # g_{j+1}(z^{j+1}): (n, u^{j+1})
+            h = self.g(j + 1).g(z[j + 1])  # g_{j+1}(z^{j+1}): (n, u^{j+1})
             a.append(h if j + 1 == self.L else _with_bias_unit(h))  # a^{j+1}
         return Trace(a, z)
 
@@ -163,14 +181,14 @@ class MLP:
         delta = [None] * (L + 1)
         D = [None] * L
         # backward through the loss and the output activation g_L
-        g = _act.get(self.activations[L - 1])
+        g = self.g(L)
         delta[L] = mse_grad(a[L], Y) * g.g_prime(z[L], a[L])  # (n, u^L)
         for j in range(L - 1, -1, -1):
             # backward through theta^j: the gradient of the weights of layer j -> j+1
             D[j] = delta[j + 1].T @ a[j]  # (u^{j+1}, u^j + 1)
             if j > 0:
                 # backward through g_j: carry delta to layer j, skipping the bias column
-                g = _act.get(self.activations[j - 1])
+                g = self.g(j)
                 delta[j] = (delta[j + 1] @ self.theta[j][:, 1:]) * g.g_prime(z[j], a[j][:, 1:])  # (n, u^j)
         return delta, D
 
@@ -203,10 +221,7 @@ class MLP:
                 )
             )
         rows.append(("total", "", "", str(self.n_parameters), "", f"dtype {self.dtype.name}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return format_table(rows, left=range(len(rows[0])))
 
     # -------------------------------------------------------------------- file
     def save(self, path):

@@ -3,6 +3,13 @@ r"""Optimizers that follow ``torch.optim``'s update formulas, term for term.
 Each optimizer holds the list ``theta`` it updates in place and one state
 array per theta^j, shaped like it (bias in column 0, as theta). Scalars are
 rounded to theta's dtype where torch rounds them, so float32 stays float32.
+The defaults are torch's too (``lr=1e-3`` for both).
+
+Weight decay is torch's ``weight_decay``: lambda theta is added to the whole
+gradient, the bias column included. That is not the regularisation of Ng's
+ex4, which adds (lambda/n) theta^j[:, 1:] and leaves the bias alone; and in
+Adam, ``weight_decay`` goes through the moment estimates (it is not AdamW's
+decoupled decay).
 
 SGD (``torch.optim.SGD``), with gradient ``D`` and step count ``t``:
 
@@ -71,7 +78,7 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch's)."""
 
-    def __init__(self, theta, lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, theta, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(theta, lr, weight_decay)
         self.momentum = check_real("momentum", momentum, low=0.0)
         self.dampening = check_real("dampening", dampening)

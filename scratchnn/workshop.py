@@ -29,6 +29,7 @@ from .checks import check_dtype
 from .generator import TorchGenerator
 from .mlp import MLP
 from .optimizers import SGD, Adam
+from .table import format_table
 from .train import DivergenceError, History, fit
 
 WORKSHOP_UNITS = ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1])
@@ -369,15 +370,6 @@ def workshop_table(results, engine):
             row += [f"{per_epoch_ms(r.torch_run.history):.3f}"]
         rows.append(row)
     return format_table(rows)
-
-
-def format_table(rows):
-    """Rows of strings as an aligned text table, a rule under the header."""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(w) if k else cell.ljust(w) for k, (cell, w) in enumerate(zip(r, widths)))
-             for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def write_figures(out, results, X, Y, X_test, engine, lr):

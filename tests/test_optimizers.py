@@ -92,3 +92,18 @@ def test_step_updates_theta_in_place():
     sn.SGD(net.theta, lr=0.1).step(net.loss_and_grad(X, Y)[1])
     assert [id(t) for t in net.theta] == ids
     assert any(not np.array_equal(a, b) for a, b in zip(before, net.theta))
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+def test_defaults_are_torchs(kind):
+    """Every keyword default of sn.SGD / sn.Adam equals torch.optim's (term for term includes defaults)."""
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    ours = inspect.signature(getattr(sn, kind).__init__).parameters
+    theirs = inspect.signature(getattr(torch.optim, kind).__init__).parameters
+    for name, p in ours.items():
+        if name in ("self", "theta"):
+            continue
+        expected = theirs[name].default
+        assert p.default == (tuple(expected) if isinstance(expected, tuple) else expected), name

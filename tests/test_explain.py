@@ -1,0 +1,125 @@
+"""explain: the worked example's quantities, its printed walk, and its comparison with torch's autograd."""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+from conftest import random_data
+
+
+def tiny():
+    """The 1-2-1 net of tutorial 2 on two data points, float64."""
+    net = sn.MLP([1, 2, 1], dtype=np.float64, generator=10)
+    X = np.array([[0.5], [-0.3]])
+    Y = np.array([[0.2], [-0.1]])
+    return net, X, Y
+
+
+@pytest.mark.parametrize("units", [[1, 2, 1], [3, 4, 5, 2], [2, 1]])
+def test_quantities_are_indexed_like_forward_trace_and_backward(units):
+    net = sn.MLP(units, activations="sigmoid", dtype=np.float64, generator=3)
+    X, Y = random_data(units, 5, np.float64, 0)
+    e = sn.explain(net, X, Y)
+    trace = net.forward_trace(X)
+    delta, D = net.backward(trace, Y)
+    assert e.z[0] is None and e.delta[0] is None
+    for j in range(net.L + 1):
+        assert np.array_equal(e.a[j], trace.a[j])
+        if j:
+            assert np.array_equal(e.z[j], trace.z[j]) and np.array_equal(e.delta[j], delta[j])
+    assert all(np.array_equal(p, q) for p, q in zip(e.D, D))
+    assert e.loss == net.loss(X, Y)
+
+
+def test_walk_prints_each_quantity_beside_its_equation():
+    net, X, Y = tiny()
+    e = sn.explain(net, X, Y)
+    text = str(e)
+    order = ["Forward pass", "a^0 = [1, X]", "z^1 = a^0 (θ^0)ᵀ", "a^1 = [1, g_1(z^1)]", "z^2 = a^1 (θ^1)ᵀ",
+             "a^2 = g_2(z^2)", "Loss", "𝓛 =", "Backward pass", "δ^2 = (2/(n u^L)) (a^2 - Y) ⊙ g_2'(z^2)",
+             "D^1 = (δ^2)ᵀ a^1", "δ^1 = (δ^2 θ^1[:, 1:]) ⊙ g_1'(z^1)", "D^0 = (δ^1)ᵀ a^0"]
+    positions = [text.index(s) for s in order]
+    assert positions == sorted(positions)
+    line = next(l for l in text.splitlines() if l.startswith("D^1"))
+    assert line.endswith("shape (1, 3)")
+    # short arrays in full: every entry of D^1 is printed, to 6 digits
+    for v in e.D[1].ravel():
+        assert f"{v:.6f}".rstrip("0") in text
+    assert f"{e.loss:.10g}" in text
+
+
+def test_long_arrays_are_abbreviated():
+    net = sn.MLP([3, 20, 1], dtype=np.float64)
+    X, Y = random_data([3, 20, 1], 50, np.float64, 1)
+    text = str(sn.explain(net, X, Y))
+    assert "..." in text
+    assert len(text.splitlines()) < 100
+
+
+def test_compare_with_itself_is_exact_and_a_planted_difference_is_found():
+    net, X, Y = tiny()
+    e, f = sn.explain(net, X, Y), sn.explain(net, X, Y)
+    c = e.compare(f)
+    assert c.ok and all(r.exact for r in c)
+    labels = [r.label for r in c]
+    assert labels == ["a^0", "z^1", "a^1", "z^2", "a^2", "loss", "delta^2", "D^1", "delta^1", "D^0"]
+    f.D[0] = f.D[0].T.copy()  # a transposed D^0 (2 x 2: same shape, other values)
+    bad = e.compare(f).failures()
+    assert [r.label for r in bad] == ["D^0"]
+
+
+def test_bad_input():
+    net, X, Y = tiny()
+    with pytest.raises(TypeError, match="net: expected a scratchnn.MLP"):
+        sn.explain("net", X, Y)
+    with pytest.raises(TypeError, match="X: expected dtype float64"):
+        sn.explain(net, X.astype(np.float32), Y)
+    e = sn.explain(net, X, Y)
+    with pytest.raises(TypeError, match="other: expected an Explanation"):
+        e.compare(net)
+    other = sn.explain(sn.MLP([1, 3, 1], dtype=np.float64), X, Y)
+    with pytest.raises(ValueError, match=r"other: expected an explanation of a \[1, 2, 1\] net"):
+        e.compare(other)
+
+
+# ---------------------------------------------------------------- against torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("units, activations", [([1, 2, 1], "tanh"), ([3, 5, 4, 2], ["relu", "sigmoid", "identity"]),
+                                                ([2, 6, 1], ["leaky_relu", "tanh"])])
+def test_scratchnn_agrees_with_torch_autograd(units, activations, dtype):
+    pytest.importorskip("torch")
+    import torchref
+
+    net = sn.MLP(units, activations=activations, dtype=dtype, generator=7)
+    X, Y = random_data(units, 9, dtype, 2)
+    ours, theirs = sn.explain(net, X, Y), torchref.explain(net, X, Y)
+    assert isinstance(theirs, sn.Explanation) and theirs.source == "torch"
+    c = ours.compare(theirs)
+    # every row close at the dtype's tolerance (scratchnn.compare.RTOL: 1e-10 float64, 1e-4 float32)
+    assert c.ok, str(c)
+    # torch's a^0, z^1 and a^1 come from the same products: float64 agrees far tighter than the bound
+    if dtype == np.float64:
+        assert max(r.max_rel for r in c) < 1e-13, str(c)
+
+
+def test_torch_delta_is_read_off_z_grad_not_computed():
+    """torchref.explain's delta^j is torch's own z.grad: it matches the finite difference of the loss in z."""
+    torch = pytest.importorskip("torch")
+    import torchref
+
+    net, X, Y = tiny()
+    t = torchref.explain(net, X, Y)
+    # dL/dz^1_{i s} by central differences, pushing z^1 forward by hand
+    def loss_from_z1(z1):
+        a1 = np.hstack([np.ones((2, 1)), np.tanh(z1)])
+        return np.mean((np.tanh(a1 @ net.theta[1].T) - Y) ** 2)
+
+    eps = 1e-6
+    numeric = np.zeros_like(t.z[1])
+    for idx in np.ndindex(numeric.shape):
+        zp, zm = t.z[1].copy(), t.z[1].copy()
+        zp[idx] += eps
+        zm[idx] -= eps
+        numeric[idx] = (loss_from_z1(zp) - loss_from_z1(zm)) / (2 * eps)
+    # central differences in float64 with eps 1e-6: truncation ~eps^2, rounding ~1e-16/eps ~ 1e-10
+    assert np.allclose(t.delta[1], numeric, rtol=0, atol=1e-9)

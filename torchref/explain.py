@@ -1,0 +1,51 @@
+r"""The worked example of ``scratchnn.explain``, computed by torch's autograd alone.
+
+The net is rebuilt as torch's ``nn.Sequential`` (``to_torch``) and run module by
+module, each pre-activation z^j kept with ``retain_grad()``. After
+``nn.MSELoss()(a^L, Y).backward()``:
+
+    δ^j = z^j.grad                                  (n, u^j)
+    D^j = [bias.grad, weight.grad] of Linear j       (u^{j+1}, u^j + 1), bias in column 0
+
+No formula of scratchnn's backward pass is used: the a^j are shown with their
+bias unit prepended, which is only how scratchnn lays them out.
+"""
+
+import numpy as np
+import torch
+
+import scratchnn as sn
+from scratchnn.checks import check_pair
+from scratchnn.explain import Explanation
+
+from .bridge import linears, to_torch
+
+
+def _with_bias_unit(h):
+    """[1, h] as a NumPy array, for display next to scratchnn's a^j."""
+    h = h.detach().numpy()
+    return np.concatenate([np.ones((h.shape[0], 1), dtype=h.dtype), h], axis=1)
+
+
+def explain(net, X, Y):
+    """a^j, z^j, δ^j = ∂𝓛/∂z^j, D^j = ∂𝓛/∂θ^j and 𝓛 of ``net`` on ``(X, Y)`` from torch autograd."""
+    if not isinstance(net, sn.MLP):
+        raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")
+    check_pair(X, Y, net)
+    model = to_torch(net)
+    modules = list(model)
+    h = torch.from_numpy(X)
+    a, z = [_with_bias_unit(h)], [None]
+    z_t = [None]
+    for j in range(net.L):
+        zj = modules[2 * j](h)  # nn.Linear j: z^{j+1}
+        zj.retain_grad()
+        h = modules[2 * j + 1](zj)  # the activation g_{j+1}
+        z_t.append(zj)
+        z.append(zj.detach().numpy().copy())
+        a.append(h.detach().numpy().copy() if j + 1 == net.L else _with_bias_unit(h))
+    loss = torch.nn.MSELoss()(h, torch.from_numpy(Y))
+    loss.backward()
+    delta = [None] + [zj.grad.numpy().copy() for zj in z_t[1:]]
+    D = [torch.cat([m.bias.grad[:, None], m.weight.grad], dim=1).numpy().copy() for m in linears(model)]
+    return Explanation(a, z, delta, D, loss.detach().numpy()[()], net.units, net.activations, net.dtype, "torch")
