@@ -1,12 +1,15 @@
-"""The ``scratchnn`` command: ``workshop``, ``fit`` and ``sweep``.
+"""The ``scratchnn`` command: ``workshop``, ``fit``, ``sweep`` and ``check``.
 
     scratchnn workshop [--out DIR]          the notebook, scratchnn beside torch, table + figures
     scratchnn fit [flags]                   one fit of the workshop data from flags
     scratchnn sweep [flags] --jobs N        a grid over seeds, learning rates, optimizers, models
+    scratchnn check FILE.py [--only NAME]   the exercise functions in FILE against torch, mistakes named
 
 Long fits show a progress bar; Ctrl-C stops them and writes what was trained
 (exit status 130); a diverging fit ends with a one-line message (status 1);
-bad flags exit with status 2.
+bad flags exit with status 2. ``check`` exits with 0 when every function it
+finds is right, 1 when one is wrong, 2 when FILE cannot be imported or defines
+none of the exercise functions.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import numpy as np
 
 from . import workshop as ws
 from .activations import ACTIVATIONS
+from .exercises import NAMES as EXERCISE_NAMES
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -93,7 +97,7 @@ def _add_fit_flags(p, units_help):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchnn", description="The workshop's MLP from scratch, checked against torch.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep,check}")
 
     p = sub.add_parser("workshop", help="reproduce the workshop notebook: three models, scratchnn beside torch",
                        description="Train the notebook's three models (1-5-1, 1-10-1, 1-5-5-1; Adam lr 0.015, "
@@ -131,6 +135,17 @@ def build_parser():
     p.add_argument("--jobs", type=_positive_int, default=2, help="worker processes (default 2)")
     p.add_argument("--out", default="sweep-out", help="folder for the table and figure (default: sweep-out)")
     p.set_defaults(run=cmd_sweep, parser=p)
+
+    p = sub.add_parser("check", help="check the exercise functions in a Python file against torch",
+                       description="Import FILE, run every exercise function it defines (forward, output_delta, "
+                                   "layer_gradient, hidden_delta, backward, numerical_gradient, sgd_momentum_step, "
+                                   "adam_step) on small random nets, compare with torch (scratchnn's engine without "
+                                   "torch) and name known mistakes. Exit status 0: all right, 1: one is wrong, "
+                                   "2: FILE unusable.")
+    p.add_argument("file", metavar="FILE.py", help="the Python file with your functions")
+    p.add_argument("--only", nargs="+", action="extend", choices=EXERCISE_NAMES, metavar="NAME",
+                   help=f"check only these functions ({', '.join(EXERCISE_NAMES)})")
+    p.set_defaults(run=cmd_check, parser=p)
     return parser
 
 
@@ -335,6 +350,13 @@ def _sweep_table(results, units_list, args):
                 stats = [f"{np.median(finals):.3e}", f"{min(finals):.3e}", f"{max(finals):.3e}"] if finals else ["-"] * 3
                 rows.append([ws.units_label(u), o, f"{lr:g}", str(len(runs)), str(diverged)] + stats)
     return ws.format_table(rows)
+
+
+# --------------------------------------------------------------------- check
+def cmd_check(parser, args):
+    from .exercises import run_file
+
+    return run_file(args.file, only=args.only)
 
 
 def main(argv=None):

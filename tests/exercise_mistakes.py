@@ -1,0 +1,429 @@
+"""Planted mistakes for tests/test_exercises.py: each is the solution with one small thing wrong.
+
+``PLANTED`` lists ``(exercise, mistake name, function)``: the function is what a
+student might write, and the checker must name that mistake. They are written
+here independently of scratchnn.exercises.mistakes (which reproduces them), so
+that the test does not compare the checker's code with itself.
+"""
+
+import numpy as np
+
+# ------------------------------------------------------------------ forward
+def forward_no_bias_unit(theta, X):
+    a = [X]
+    for j in range(len(theta)):
+        z = a[j] @ theta[j][:, 1:].T + theta[j][:, 0]
+        a.append(np.tanh(z))
+    return a
+
+
+def forward_bias_last(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([X, np.ones((n, 1))])]
+    for j in range(len(theta)):
+        h = np.tanh(a[j] @ theta[j].T)
+        a.append(h if j == len(theta) - 1 else np.hstack([h, np.ones((n, 1))]))
+    return a
+
+
+def forward_linear_output(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X])]
+    for j in range(len(theta)):
+        z = a[j] @ theta[j].T
+        a.append(z if j == len(theta) - 1 else np.hstack([np.ones((n, 1)), np.tanh(z)]))
+    return a
+
+
+def forward_bias_on_output(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X])]
+    for j in range(len(theta)):
+        a.append(np.hstack([np.ones((n, 1)), np.tanh(a[j] @ theta[j].T)]))
+    return a
+
+
+def forward_in_place(theta, X):
+    X -= 0  # harmless
+    X[:, 0] = X[:, 0]  # harmless
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X])]
+    for j in range(len(theta)):
+        theta[j][:, 0] *= 1.0  # harmless so far
+        z = a[j] @ theta[j].T
+        a.append(np.tanh(z) if j == len(theta) - 1 else np.hstack([np.ones((n, 1)), np.tanh(z)]))
+    X *= 2  # the caller's X is now doubled
+    return a
+
+
+# ------------------------------------------------------------- output_delta
+def output_delta_no_2(a_L, Y):
+    return 1 / Y.size * (a_L - Y) * (1 - a_L**2)
+
+
+def output_delta_no_mean(a_L, Y):
+    return 2 * (a_L - Y) * (1 - a_L**2)
+
+
+def output_delta_over_n(a_L, Y):
+    n = a_L.shape[0]
+    return 2 / n * (a_L - Y) * (1 - a_L**2)
+
+
+def output_delta_tanh_of_a(a_L, Y):
+    return 2 / Y.size * (a_L - Y) * (1 - np.tanh(a_L) ** 2)
+
+
+def output_delta_no_g_prime(a_L, Y):
+    return 2 / Y.size * (a_L - Y)
+
+
+def output_delta_sign(a_L, Y):
+    return 2 / Y.size * (Y - a_L) * (1 - a_L**2)
+
+
+def output_delta_in_place(a_L, Y):
+    a_L -= Y  # a_L now holds the residual
+    return 2 / Y.size * a_L * (1 - (a_L + Y) ** 2)
+
+
+# ----------------------------------------------------------- layer_gradient
+def layer_gradient_transposed(delta_next, a_j):
+    return a_j.T @ delta_next
+
+
+def layer_gradient_no_bias(delta_next, a_j):
+    return delta_next.T @ a_j[:, 1:]
+
+
+def layer_gradient_zero_bias(delta_next, a_j):
+    D = delta_next.T @ a_j
+    D[:, 0] = 0
+    return D
+
+
+def layer_gradient_mean_again(delta_next, a_j):
+    n = a_j.shape[0]
+    return delta_next.T @ a_j / n
+
+
+def layer_gradient_in_place(delta_next, a_j):
+    a_j[:, 0] = 0  # "the bias unit is not a weight"
+    a_j[:, 0] = 1
+    delta_next *= 1.5
+    return delta_next.T @ a_j / 1.5
+
+
+# ------------------------------------------------------------- hidden_delta
+def hidden_delta_bias_column(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j) * (1 - a_j**2)
+
+
+def hidden_delta_tanh_of_a(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j[:, 1:]) * (1 - np.tanh(a_j[:, 1:]) ** 2)
+
+
+def hidden_delta_no_g_prime(delta_next, theta_j, a_j):
+    return delta_next @ theta_j[:, 1:]
+
+
+def hidden_delta_in_place(delta_next, theta_j, a_j):
+    a_j **= 2
+    return (delta_next @ theta_j[:, 1:]) * (1 - a_j[:, 1:])
+
+
+# ----------------------------------------------------------------- backward
+def make_backward(output_delta, layer_gradient, hidden_delta):
+    def backward(theta, a, Y):
+        L = len(theta)
+        D = [None] * L
+        delta = output_delta(a[L], Y)
+        for j in range(L - 1, -1, -1):
+            D[j] = layer_gradient(delta, a[j])
+            if j > 0:
+                delta = hidden_delta(delta, theta[j], a[j])
+        return D
+
+    return backward
+
+
+def _od(a_L, Y):
+    return 2 / Y.size * (a_L - Y) * (1 - a_L**2)
+
+
+def _lg(delta_next, a_j):
+    return delta_next.T @ a_j
+
+
+def _hd(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j[:, 1:]) * (1 - a_j[:, 1:] ** 2)
+
+
+def backward_one_minus_z_squared(theta, a, Y):
+    L = len(theta)
+    D = [None] * L
+    z = a[L - 1] @ theta[L - 1].T
+    delta = 2 / Y.size * (a[L] - Y) * (1 - z**2)
+    for j in range(L - 1, -1, -1):
+        D[j] = delta.T @ a[j]
+        if j > 0:
+            z = a[j - 1] @ theta[j - 1].T
+            delta = (delta @ theta[j][:, 1:]) * (1 - z**2)
+    return D
+
+
+def backward_reversed(theta, a, Y):
+    D = []
+    delta = _od(a[-1], Y)
+    for j in range(len(theta) - 1, -1, -1):
+        D.append(delta.T @ a[j])
+        if j > 0:
+            delta = _hd(delta, theta[j], a[j])
+    return D
+
+
+def backward_in_place(theta, a, Y):
+    a[-1] -= Y  # the residual, in the caller's a^L
+    delta = 2 / Y.size * a[-1] * (1 - (a[-1] + Y) ** 2)
+    D = [None] * len(theta)
+    for j in range(len(theta) - 1, -1, -1):
+        D[j] = delta.T @ a[j]
+        if j > 0:
+            delta = _hd(delta, theta[j], a[j])
+    return D
+
+
+# ------------------------------------------------------- numerical_gradient
+def _loss(theta, X, Y):
+    n = X.shape[0]
+    a = np.hstack([np.ones((n, 1)), X])
+    for j in range(len(theta)):
+        h = np.tanh(a @ theta[j].T)
+        a = h if j == len(theta) - 1 else np.hstack([np.ones((n, 1)), h])
+    return np.mean((a - Y) ** 2)
+
+
+def numerical_gradient_one_sided(theta, X, Y, eps):
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            base = _loss(theta, X, Y)
+            t[idx] += eps
+            G[idx] = (_loss(theta, X, Y) - base) / eps
+            t[idx] -= eps
+        Dnum.append(G)
+    return Dnum
+
+
+def numerical_gradient_over_eps(theta, X, Y, eps):
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            saved = t[idx]
+            t[idx] = saved + eps
+            plus = _loss(theta, X, Y)
+            t[idx] = saved - eps
+            minus = _loss(theta, X, Y)
+            t[idx] = saved
+            G[idx] = (plus - minus) / eps
+        Dnum.append(G)
+    return Dnum
+
+
+def numerical_gradient_summed(theta, X, Y, eps):
+    def loss(theta):
+        return _loss(theta, X, Y) * Y.size  # the sum of squares
+
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            saved = t[idx]
+            t[idx] = saved + eps
+            plus = loss(theta)
+            t[idx] = saved - eps
+            minus = loss(theta)
+            t[idx] = saved
+            G[idx] = (plus - minus) / (2 * eps)
+        Dnum.append(G)
+    return Dnum
+
+
+def numerical_gradient_not_restored(theta, X, Y, eps):
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            t[idx] += eps
+            plus = _loss(theta, X, Y)
+            t[idx] -= 2 * eps
+            minus = _loss(theta, X, Y)
+            G[idx] = (plus - minus) / (2 * eps)  # and theta stays at theta - eps
+        Dnum.append(G)
+    return Dnum
+
+
+def numerical_gradient_in_place(theta, X, Y, eps):
+    Y += 0.0
+    Y *= 1.0
+    X /= 2  # the caller's X is halved
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            saved = t[idx]
+            t[idx] = saved + eps
+            plus = _loss(theta, 2 * X, Y)
+            t[idx] = saved - eps
+            minus = _loss(theta, 2 * X, Y)
+            t[idx] = saved
+            G[idx] = (plus - minus) / (2 * eps)
+        Dnum.append(G)
+    return Dnum
+
+
+# -------------------------------------------------------- sgd_momentum_step
+def sgd_momentum_first(theta, D, buf, lr, momentum):
+    if buf is None:
+        buf = momentum * D
+    else:
+        buf = momentum * buf + D
+    return theta - lr * buf, buf
+
+
+def sgd_average(theta, D, buf, lr, momentum):
+    if buf is None:
+        buf = np.zeros_like(D)
+    buf = momentum * buf + (1 - momentum) * D
+    return theta - lr * buf, buf
+
+
+def sgd_velocity(theta, D, buf, lr, momentum):
+    if buf is None:
+        buf = np.zeros_like(D)
+    buf = momentum * buf - lr * D
+    return theta + buf, buf
+
+
+def sgd_lr_inside(theta, D, buf, lr, momentum):
+    if buf is None:
+        buf = lr * D
+    else:
+        buf = momentum * buf + lr * D
+    return theta - buf, buf
+
+
+def sgd_no_momentum(theta, D, buf, lr, momentum):
+    theta = theta - lr * D
+    return theta, buf
+
+
+# ---------------------------------------------------------------- adam_step
+def adam_no_correction(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    return theta - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def adam_t_minus_1(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    m_hat = m / (1 - beta1 ** (t - 1))
+    v_hat = v / (1 - beta2 ** (t - 1))
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_t_plus_1(theta, D, m, v, t, lr, beta1, beta2, eps):
+    t = t + 1
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def adam_m_only(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    return theta - lr * m / (1 - beta1**t) / (np.sqrt(v) + eps), m, v
+
+
+def adam_eps_inside(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return theta - lr * m_hat / np.sqrt(v_hat + eps), m, v
+
+
+def adam_theta_first(theta, D, m, v, t, lr, beta1, beta2, eps):
+    theta = theta - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    return theta, m, v
+
+
+def adam_swapped(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = (1 - beta1) * m + beta1 * D
+    v = (1 - beta2) * v + beta2 * D**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+PLANTED = [
+    ("forward", "bias unit missing", forward_no_bias_unit),
+    ("forward", "bias unit in the last column", forward_bias_last),
+    ("forward", "no tanh on the output", forward_linear_output),
+    ("forward", "bias unit on the output", forward_bias_on_output),
+    ("forward", "input arrays modified in place", forward_in_place),
+    ("output_delta", "factor 2 forgotten", output_delta_no_2),
+    ("output_delta", "1/(n u^L) of the mean forgotten", output_delta_no_mean),
+    ("output_delta", "1/n instead of 1/(n u^L)", output_delta_over_n),
+    ("output_delta", "1 - tanh(a)^2 instead of 1 - a^2", output_delta_tanh_of_a),
+    ("output_delta", "g' forgotten", output_delta_no_g_prime),
+    ("output_delta", "sign of a^L - Y flipped", output_delta_sign),
+    ("output_delta", "input arrays modified in place", output_delta_in_place),
+    ("layer_gradient", "transposed D", layer_gradient_transposed),
+    ("layer_gradient", "bias column's gradient missing", layer_gradient_no_bias),
+    ("layer_gradient", "bias column's gradient missing", layer_gradient_zero_bias),
+    ("layer_gradient", "1/n applied twice", layer_gradient_mean_again),
+    ("layer_gradient", "input arrays modified in place", layer_gradient_in_place),
+    ("hidden_delta", "bias column included in delta", hidden_delta_bias_column),
+    ("hidden_delta", "1 - tanh(a)^2 instead of 1 - a^2", hidden_delta_tanh_of_a),
+    ("hidden_delta", "g' forgotten", hidden_delta_no_g_prime),
+    ("hidden_delta", "input arrays modified in place", hidden_delta_in_place),
+    ("backward", "factor 2 forgotten", make_backward(output_delta_no_2, _lg, _hd)),
+    ("backward", "1/(n u^L) of the mean forgotten", make_backward(output_delta_no_mean, _lg, _hd)),
+    ("backward", "1/n instead of 1/(n u^L)", make_backward(output_delta_over_n, _lg, _hd)),
+    ("backward", "1 - tanh(a)^2 instead of 1 - a^2",
+     make_backward(output_delta_tanh_of_a, _lg, hidden_delta_tanh_of_a)),
+    ("backward", "g' forgotten", make_backward(output_delta_no_g_prime, _lg, _hd)),
+    ("backward", "sign of a^L - Y flipped", make_backward(output_delta_sign, _lg, _hd)),
+    ("backward", "bias column included in delta", make_backward(_od, _lg, hidden_delta_bias_column)),
+    ("backward", "transposed D", make_backward(_od, layer_gradient_transposed, _hd)),
+    ("backward", "bias column's gradient missing", make_backward(_od, layer_gradient_no_bias, _hd)),
+    ("backward", "1/n applied twice", make_backward(_od, layer_gradient_mean_again, _hd)),
+    ("backward", "1 - z^2 instead of 1 - a^2", backward_one_minus_z_squared),
+    ("backward", "D listed in reverse order", backward_reversed),
+    ("backward", "input arrays modified in place", backward_in_place),
+    ("numerical_gradient", "one-sided difference", numerical_gradient_one_sided),
+    ("numerical_gradient", "divided by eps instead of 2 eps", numerical_gradient_over_eps),
+    ("numerical_gradient", "1/(n u^L) of the mean forgotten", numerical_gradient_summed),
+    ("numerical_gradient", "theta not restored", numerical_gradient_not_restored),
+    ("numerical_gradient", "input arrays modified in place", numerical_gradient_in_place),
+    ("sgd_momentum_step", "momentum applied before the first buffer", sgd_momentum_first),
+    ("sgd_momentum_step", "buffer as a running average", sgd_average),
+    ("sgd_momentum_step", "velocity instead of torch's buffer", sgd_velocity),
+    ("sgd_momentum_step", "lr inside the buffer", sgd_lr_inside),
+    ("sgd_momentum_step", "momentum not used", sgd_no_momentum),
+    ("adam_step", "Adam without bias correction", adam_no_correction),
+    ("adam_step", "Adam with t - 1", adam_t_minus_1),
+    ("adam_step", "Adam with t + 1", adam_t_plus_1),
+    ("adam_step", "bias correction on only one of m, v", adam_m_only),
+    ("adam_step", "eps inside the square root", adam_eps_inside),
+    ("adam_step", "theta updated before m and v", adam_theta_first),
+    ("adam_step", "beta and 1 - beta swapped", adam_swapped),
+]
