@@ -2,14 +2,27 @@
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so nothing
 here needs a display or changes the global backend; :func:`save` writes PNG
-through Agg. In a notebook a returned Figure shows itself.
+through Agg. In a notebook a returned Figure shows itself as a PNG, whether or
+not pyplot has drawn anything before.
 """
 
+import io
+
+import matplotlib.figure
 import numpy as np
-from matplotlib.figure import Figure
 
 LONG_RUN = 20000  # epochs beyond which a loss curve is drawn as a per-window envelope
 MODEL_COLORS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown", "tab:pink")
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter shows as a PNG (a bare Figure shows only its repr
+    until pyplot's inline backend is active)."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def save(fig, path, dpi=120):
@@ -49,7 +62,7 @@ def _envelope(loss, windows=400):
     return epoch, np.array([p.min() for p in parts]), np.array([np.median(p) for p in parts]), np.array([p.max() for p in parts])
 
 
-def loss_figure(curves, title="", ax=None):
+def loss_figure(curves, title="", ax=None, ylabel="MSE loss"):
     """Loss per epoch, log scale; ``curves`` maps a label ("1-5-1 torch") to its losses.
 
     Runs longer than ``LONG_RUN`` epochs are drawn on a log epoch axis as the median of log-spaced
@@ -72,7 +85,7 @@ def loss_figure(curves, title="", ax=None):
     ax.set_yscale("log")
     if long_run:  # a million epochs: the first thousand would be a sliver on a linear axis
         ax.set_xscale("log")
-    ax.set(xlabel="epoch" + (" (+1, log scale)" if long_run else ""), ylabel="MSE loss", title=title)
+    ax.set(xlabel="epoch" + (" (+1, log scale)" if long_run else ""), ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return fig
@@ -141,4 +154,49 @@ def sweep_figure(curves, rows, cols):
             if r == len(rows) - 1:
                 ax.set_xlabel("epoch", fontsize="small")
     axes[0, 0].legend(fontsize="x-small", title="seed", title_fontsize="x-small")
+    return fig
+
+
+def decision_boundary(ax, net, X, y, title="", resolution=150, margin=0.5):
+    """What a classifier predicts over the plane of X's two features, with the points coloured by class.
+
+    One bce output or two cross_entropy outputs: the probability of class 1 (a^L, or
+    softmax(z^L)_1) from blue (0) to red (1), the boundary p = 1/2 in black. More classes:
+    each predicted class's region in its own colour. ``y``: class indices ``(n,)`` or 0/1 labels ``(n, 1)``.
+    """
+    if net.criterion not in ("bce", "cross_entropy") or net.units[0] != 2:
+        raise ValueError(f"net: expected a classifier of two features, got {net!r}")
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    G0, G1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.stack([G0.ravel(), G1.ravel()], axis=1).astype(net.dtype)  # (resolution^2, 2)
+    out = net.forward(grid)  # (resolution^2, u^L)
+    labels = np.asarray(y).reshape(len(X), -1)[:, 0].astype(np.int64)  # (n,)
+    u_L = net.units[-1]
+    if u_L <= 2:
+        from .losses import softmax
+
+        p = out[:, 0] if net.criterion == "bce" else softmax(out)[:, 1]  # P(class 1)
+        P = p.reshape(G0.shape)
+        ax.contourf(G0, G1, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45, vmin=0, vmax=1)
+        ax.contour(G0, G1, P, levels=[0.5], colors="black", linewidths=1.2)
+        ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="RdBu_r", vmin=0, vmax=1, s=10, edgecolors="white", linewidths=0.4)
+    else:
+        C = np.argmax(out, axis=1).reshape(G0.shape)
+        ax.contourf(G0, G1, C, levels=np.arange(u_L + 1) - 0.5, cmap="tab10", vmin=-0.5, vmax=9.5, alpha=0.35)
+        ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=10, edgecolors="white",
+                   linewidths=0.4)
+    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="x_1", ylabel="x_2", title=title)
+    ax.set_aspect("equal")
+
+
+def decision_boundary_figure(panels, columns=4, resolution=150):
+    """One :func:`decision_boundary` panel per entry of ``panels``: title -> (net, X, y)."""
+    rows = -(-len(panels) // columns)
+    cols = min(columns, len(panels))
+    fig = Figure(figsize=(3.3 * cols, 3.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (title, (net, X, y)) in zip(axes, panels.items()):
+        decision_boundary(ax, net, X, y, title=title, resolution=resolution)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
     return fig

@@ -80,3 +80,10 @@ def test_long_runs_are_drawn_as_an_envelope_on_a_log_epoch_axis(tmp_path):
     assert np.all(low <= median) and np.all(median <= high)
     assert low.min() == loss.min() and high.max() == loss.max()  # the windows cover every epoch
     saved(fig, tmp_path, "long.png")
+
+
+def test_figures_show_themselves_as_png_in_a_notebook():
+    """Jupyter calls _repr_png_: a bare matplotlib Figure would show only '<Figure size ...>'."""
+    fig = plots.loss_figure({"1-5-1": np.linspace(1.0, 0.1, 50)}, title="t")
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000

@@ -143,3 +143,31 @@ for (label, lr), loss in final.items():
 #   and 1-10-1 and 1-5-5-1 stay at a loss of about 1 (the outputs pinned at ±1). The small model keeps
 #   moving but oscillates. The loss did not become NaN — tanh keeps every output bounded — it just
 #   stopped learning.
+
+# %% [markdown]
+# ## 4.6 `weight_decay` is not Ng's regularisation
+# torch's `weight_decay=λ` (and scratchnn's, which copies it) adds $\lambda\,\theta^j$ to the **whole**
+# gradient before the update — the bias column included:
+# $$D^j \leftarrow D^j + \lambda\,\theta^j.$$
+# Ng's ex4 regularises the loss instead, $\mathcal{L} + \frac{\lambda}{2n}\sum_j \|\theta^j_{[:,1:]}\|^2$, which adds
+# $\frac{\lambda}{n}\theta^j_{[:,1:]}$ to the gradient and leaves the bias column alone (a bias does not make the
+# fit wigglier). One SGD step with $\eta = 1$ shows what torch added to each column of $\theta^0$:
+
+# %%
+lam = 0.1
+net_wd = sn.MLP([1, 5, 1], generator=10)
+model_wd = torchref.to_torch(net_wd)
+_, _, D_wd = torchref.agreement.torch_loss_and_grad(model_wd, X, Y)
+before = torchref.bridge.theta_of(model_wd)
+torch.optim.SGD(torch_params(model_wd), lr=1.0, weight_decay=lam).step()
+added = before[0] - torchref.bridge.theta_of(model_wd)[0] - D_wd[0]  # the step minus the gradient: what decay added
+print("added by torch's weight_decay, bias column:  ", added[:, 0])
+print("lambda * theta^0 bias column:                 ", lam * before[0][:, 0])
+print("added by Ng's L2 (lambda/n) theta, bias column:", np.zeros(5), f"(n = {len(X)}: weights get lambda/n = {lam / len(X):.1e} theta)")
+
+# %% [markdown]
+# Two more differences. The scale: torch's $\lambda$ is per step and does not know $n$; Ng's $\lambda$ is
+# divided by the number of examples. And for Adam, `weight_decay` goes through the moment estimates
+# ($\lambda\theta$ is part of the $D$ that $m$ and $v$ average), so a weight with large gradients is barely
+# decayed at all; `torch.optim.AdamW` instead *decouples* the decay,
+# $\theta \leftarrow \theta - \eta\lambda\theta$ beside the Adam step — a third rule, not the same as either.
