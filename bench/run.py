@@ -1,6 +1,7 @@
 """Time the NumPy engine, the numba engine and torch eager on the same nets, side by side.
 
     python -m bench [--quick] [--out DIR] [--threads T] [--fused] [--compile] [--million] [--scaling]
+    python -m bench --play [--reps R]       the playground's retrain and redraw times (bench/play.py)
 
 For every net in the grid (the workshop nets at n = 3000, a sweep over n and one
 over width, a BLAS-bound net), each engine times: ``forward`` (forward pass and
@@ -353,6 +354,8 @@ def main(argv=None):
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models (slow to compile)")
     parser.add_argument("--no-torch", action="store_true", help="time the NumPy and numba engines only")
     parser.add_argument("--million", action="store_true", help="also time the 1,000,000-epoch 1-5-1 fit (numba)")
+    parser.add_argument("--play", action="store_true",
+                        help="only the play latency: the workshop nets' retrain and redraw as scratchnn play runs them")
     parser.add_argument("--scaling", action="store_true",
                         help="also time the numba engine on large batches with 1 .. --threads threads")
     args = parser.parse_args(argv)
@@ -360,6 +363,17 @@ def main(argv=None):
         parser.error("--threads: expected an int >= 1")
     os.makedirs(args.out, exist_ok=True)
     limiter, threads = pin_threads(args.threads)
+    if args.play:
+        from . import play
+
+        rows = play.latency(reps=args.reps or 5)
+        result = {"machine": machine(), "threads": threads, "play": rows}
+        with open(os.path.join(args.out, "play.json"), "w") as f:
+            json.dump(result, f, indent=1)
+        print(f"play latency ({args.threads} thread(s)):\n{play.table(rows)}")
+        print(f"wrote {os.path.join(args.out, 'play.json')}")
+        limiter.restore_original_limits()
+        return result
     engines = [(NumpyEngine, {}), (NumbaEngine, {})]
     have_torch = False
     if not args.no_torch:

@@ -5,11 +5,14 @@ engine compiled with numba (``engine="numba"``); ``torchref`` (a separate
 package) trains the same fits in PyTorch.
 """
 
+from . import datasets
 from .activations import ACTIVATIONS
 from .data import lp_normalize, workshop_data
 from .explain import Explanation, explain
 from .generator import TorchGenerator
 from .gradcheck import GradcheckResult, gradcheck
+from .losses import CRITERIA
+from .metrics import accuracy
 from .mlp import MLP, Trace
 from .optimizers import SGD, Adam
 from .train import DivergenceError, History, batches, epoch_order, fit
@@ -18,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "CRITERIA",
     "Adam",
     "DivergenceError",
     "Explanation",
@@ -27,7 +31,9 @@ __all__ = [
     "SGD",
     "TorchGenerator",
     "Trace",
+    "accuracy",
     "batches",
+    "datasets",
     "epoch_order",
     "explain",
     "fit",

@@ -38,13 +38,19 @@ def check_data(name, A, dtype, columns):
 
 
 def check_pair(X, Y, net, names=("X", "Y")):
-    """Inputs and targets for ``net``: matching rows, the net's widths and dtype."""
+    """Inputs and targets for ``net``: matching rows, the net's widths and dtype, targets its criterion takes.
+
+    Returns the targets as the criterion's ``(n, u^L)`` array (class indices become one-hot rows).
+    """
+    from .losses import get  # here, not at the top: losses imports this module
+
     check_data(names[0], X, net.dtype, net.units[0])
-    check_data(names[1], Y, net.dtype, net.units[-1])
-    if X.shape[0] != Y.shape[0]:
+    targets = get(net.criterion).targets(names[1], Y, net.dtype, net.units[-1])
+    if X.shape[0] != targets.shape[0]:
         raise ValueError(
-            f"{names[0]}, {names[1]}: expected the same number of rows, got {X.shape[0]} and {Y.shape[0]}"
+            f"{names[0]}, {names[1]}: expected the same number of rows, got {X.shape[0]} and {targets.shape[0]}"
         )
+    return targets
 
 
 def check_int(name, value, minimum):

@@ -1,9 +1,11 @@
 """The ``scratchnn`` command: ``workshop``, ``fit``, ``sweep`` and ``check``.
 
     scratchnn workshop [--out DIR]          the notebook, scratchnn beside torch, table + figures
-    scratchnn fit [flags]                   one fit of the workshop data from flags
+    scratchnn fit [flags]                   one fit from flags: the workshop data, or a classification
+                                            set (--criterion bce|cross_entropy --data circle|...|digits)
     scratchnn sweep [flags] --jobs N        a grid over seeds, learning rates, optimizers, models
     scratchnn check FILE.py [--only NAME]   the exercise functions in FILE against torch, mistakes named
+    scratchnn play [--port 5006] [--no-browser]   the playground: retrain and redraw at every change (needs [play])
 
 Long fits show a progress bar; Ctrl-C stops them and writes what was trained
 (exit status 130); a diverging fit ends with a one-line message (status 1);
@@ -19,12 +21,17 @@ import time
 
 import numpy as np
 
+from . import datasets
 from . import workshop as ws
 from .activations import ACTIVATIONS
+from .losses import CRITERIA, one_hot
+from .metrics import accuracy
 from .exercises import NAMES as EXERCISE_NAMES
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
+CLASSIFICATION_DATA = datasets.PLAYGROUND + ("digits",)
+PLAYGROUND_POINTS = 500  # training points of a playground set, and as many test points
 
 
 # -------------------------------------------------------------- flag types
@@ -97,7 +104,7 @@ def _add_fit_flags(p, units_help):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchnn", description="The workshop's MLP from scratch, checked against torch.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep,check}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep,check,play}")
 
     p = sub.add_parser("workshop", help="reproduce the workshop notebook: three models, scratchnn beside torch",
                        description="Train the notebook's three models (1-5-1, 1-10-1, 1-5-5-1; Adam lr 0.015, "
@@ -109,9 +116,11 @@ def build_parser():
     _add_progress(p)
     p.set_defaults(run=cmd_workshop, parser=p)
 
-    p = sub.add_parser("fit", help="one fit of the workshop data from flags",
+    p = sub.add_parser("fit", help="one fit of the workshop data, or of a classification set, from flags",
                        description="Fit the workshop data. Without --units the notebook's three models are "
-                                   "built one after the other from one generator, as the notebook does.")
+                                   "built one after the other from one generator, as the notebook does. "
+                                   "With --criterion bce or cross_entropy, fit a classification set "
+                                   "(--data) and report the accuracy on its test points.")
     _add_fit_flags(p, "layer widths u^0,...,u^L, e.g. 1,5,5,1; repeat for several models "
                       "(default: 1,5,1 and 1,10,1 and 1,5,5,1)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
@@ -122,6 +131,19 @@ def build_parser():
     p.add_argument("--compare-torch", action="store_true", help="train a torch copy side by side")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model (several models: one file each)")
     p.add_argument("--out", help="folder for the loss and prediction figures and the loss history")
+    p.add_argument("--criterion", choices=sorted(CRITERIA), default="mse",
+                   help="the loss: mse (default; any output), bce (sigmoid output) or cross_entropy (identity "
+                        "output, the softmax in the loss); with bce and cross_entropy --activation is the hidden "
+                        "layers'")
+    p.add_argument("--data", choices=("workshop",) + CLASSIFICATION_DATA,
+                   help=f"workshop (the default with mse), circle (the default with bce and cross_entropy), xor, "
+                        f"gauss, spiral (TensorFlow Playground: {PLAYGROUND_POINTS} training and as many test "
+                        f"points) or digits (8x8, 1437 training and 360 test images; needs scikit-learn)")
+    p.add_argument("--noise", type=_nonnegative_float, default=0.0,
+                   help="the playground sets' noise, 0 to 0.5 as the playground's slider / 100 (default 0)")
+    p.add_argument("--l2", type=_nonnegative_float, default=0.0,
+                   help="L2 regularisation λ: the loss gains λ/(2n) Σ_j ||θ^j[:, 1:]||², the biases left out "
+                        "(default 0)")
     p.set_defaults(run=cmd_fit, parser=p)
 
     p = sub.add_parser("sweep", help="a grid over seeds, learning rates, optimizers and models, in parallel",
@@ -146,6 +168,15 @@ def build_parser():
     p.add_argument("--only", nargs="+", action="extend", choices=EXERCISE_NAMES, metavar="NAME",
                    help=f"check only these functions ({', '.join(EXERCISE_NAMES)})")
     p.set_defaults(run=cmd_check, parser=p)
+
+    p = sub.add_parser("play", help="the playground in the browser: the net retrains and redraws at every change",
+                       description="Serve the playground (a Panel app) on localhost: data set, widths, activation, "
+                                   "optimizer, learning rate, epochs ... retrain and redraw the prediction, the loss "
+                                   "curves, each theta^j and the size of delta^j, torch beside scratchnn. "
+                                   "Needs Panel: pip install 'scratchnn[play]'.")
+    p.add_argument("--port", type=_positive_int, default=5006, help="port on 127.0.0.1 (default 5006)")
+    p.add_argument("--no-browser", action="store_true", help="serve only; do not open a browser tab")
+    p.set_defaults(run=cmd_play, parser=p)
     return parser
 
 
@@ -201,15 +232,18 @@ def cmd_fit(parser, args):
         if torchref is None:
             parser.error("--compare-torch: torch is not installed (pip install scratchnn[torch])")
     dtype = np.dtype(args.dtype)
-    units_list = args.units or [list(u) for u in ws.WORKSHOP_UNITS]
-    X, Y = ws.data(dtype)
-    X_test = ws.test_points(X, seed=args.seed)
-    nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype)
+    data, X, Y, X_test, Y_test, default_units = _fit_data(parser, args, dtype)
+    units_list = args.units or default_units
+    _check_widths(parser, units_list, default_units[0], data, args.criterion)
+    nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
+                           criterion=args.criterion)
     progress = _progress(args)
     print(f"fit: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}, "
           f"{args.epochs} epochs, {'full batch' if args.batch_size is None else f'batches of {args.batch_size}'}, "
-          f"seed {args.seed}, {args.dtype}, {args.activation}, engine {engine}")
-    curves, preds, gaps, saved = {}, {}, {}, {}
+          f"seed {args.seed}, {args.dtype}, {args.activation}, engine {engine}"
+          + ("" if data == "workshop" else f", data {data}, criterion {args.criterion}")
+          + (f", l2 {args.l2}" if args.l2 else ""))
+    curves, preds, gaps, saved, classifiers = {}, {}, {}, {}, {}
     status = 0
     for net in nets:
         label = ws.units_label(net.units)
@@ -219,7 +253,7 @@ def cmd_fit(parser, args):
             model = torchref.to_torch(net)  # before training: the same initial theta
             torch_pair = (model, torchref.optimizer_to_torch(opt, model))
         run = ws.train_scratch(net, X, Y, opt, args.epochs, args.batch_size, args.seed, engine=engine,
-                               progress=progress)
+                               progress=progress, l2=args.l2)
         h = run.history
         curves[f"{label} scratch"] = h.loss
         line = f"{label:>10}  {net.n_parameters:4d} parameters  "
@@ -229,8 +263,13 @@ def cmd_fit(parser, args):
         else:
             line += run.message
         print(line)
-        if run.status != "diverged":
+        if run.status != "diverged" and Y_test is not None:
+            print(f"{'':>10}  accuracy {accuracy(net, X, Y):.2%} on the {len(X)} training points, "
+                  f"{accuracy(net, X_test, Y_test):.2%} on the {len(X_test)} test points")
+            classifiers[f"{label}: {accuracy(net, X_test, Y_test):.1%} test"] = (net, X_test, Y_test)
+        elif run.status != "diverged":
             preds[f"{label} scratch"] = net.forward(X_test)
+        if run.status != "diverged":
             if args.save:
                 saved[label] = _model_file(args.save, label, len(nets) > 1)
                 net.save(saved[label])
@@ -242,12 +281,13 @@ def cmd_fit(parser, args):
 
             with ws.torch_threads(torch, 1):
                 trun = ws.train_torch(torchref, model, topt, X, Y, args.epochs, args.batch_size, args.seed,
-                                      desc=f"{label} torch", progress=progress)
+                                      desc=f"{label} torch", progress=progress, criterion=args.criterion,
+                                      l2=args.l2)
             th = trun.history
             curves[f"{label} torch"] = th.loss
             gap = ws.relative_gap(h.loss, th.loss)
             gaps[label] = {"free-running": gap}
-            if trun.status != "diverged":
+            if trun.status != "diverged" and Y_test is None:
                 with torch.no_grad():
                     preds[f"{label} torch"] = model(torch.from_numpy(X_test)).numpy()
             print(f"{'':>10}  torch: loss {th.loss[-1]:.4e}, relative gap to scratch {gap[-1]:.2e} at the last "
@@ -260,7 +300,7 @@ def cmd_fit(parser, args):
             status = EXIT_DIVERGED
             print(f"scratchnn fit: {label} {run.message}", file=sys.stderr)
     if args.out:
-        _write_fit_outputs(args.out, curves, preds, gaps, X, Y, X_test, args)
+        _write_fit_outputs(args.out, curves, preds, gaps, X, Y, X_test, args, classifiers)
     for label, path in saved.items():
         print(f"model {label} written to {path}")
     if status == EXIT_INTERRUPTED:
@@ -268,18 +308,68 @@ def cmd_fit(parser, args):
     return status
 
 
-def _write_fit_outputs(out, curves, preds, gaps, X, Y, X_test, args):
+def _write_fit_outputs(out, curves, preds, gaps, X, Y, X_test, args, classifiers=None):
     from . import plots
 
     os.makedirs(out, exist_ok=True)
     np.savez(os.path.join(out, "history.npz"), **{k.replace(" ", "_"): v for k, v in curves.items()})
     title = f"{args.optimizer} lr {args.lr}, seed {args.seed}"
-    plots.save(plots.loss_figure(curves, title=title), os.path.join(out, "losses.png"))
+    plots.save(plots.loss_figure(curves, title=title, ylabel=f"{args.criterion} loss"),
+               os.path.join(out, "losses.png"))
+    if classifiers and X.shape[1] == 2:  # a playground set: the decision boundaries over the test points
+        plots.save(plots.decision_boundary_figure(classifiers), os.path.join(out, "boundary.png"))
     if preds:
         plots.save(plots.predictions_figure(X, Y, X_test, preds), os.path.join(out, "predictions.png"))
     if gaps:
         plots.save(plots.gap_figure(gaps), os.path.join(out, "gap.png"))
     print(f"history and figures written to {out}/")
+
+
+def _fit_data(parser, args, dtype):
+    """``(data, X, Y, X_test, Y_test, default units)`` for ``fit``.
+
+    The workshop: its data and the notebook's test points (Y_test None). A classification
+    set: training and test points with the targets ``--criterion`` takes (class indices for
+    cross_entropy, 0/1 columns for bce and mse: one column for two classes).
+    """
+    data = args.data or ("workshop" if args.criterion == "mse" else "circle")
+    if data == "workshop":
+        if args.criterion != "mse":
+            parser.error(f"--criterion {args.criterion}: the workshop data are a regression; "
+                         f"add --data {'|'.join(CLASSIFICATION_DATA)}")
+        X, Y = ws.data(dtype)
+        return data, X, Y, ws.test_points(X, seed=args.seed), None, [list(u) for u in ws.WORKSHOP_UNITS]
+    if data == "digits":
+        try:
+            (X, y), (X_test, y_test) = datasets.digits(dtype)
+        except ImportError as exc:
+            parser.error(f"--data digits: {exc}")
+        classes, hidden = 10, [25]
+    else:
+        if args.noise > 1:
+            parser.error(f"--noise: expected a number in [0, 1] (the playground's slider goes to 0.5), got {args.noise}")
+        X, y = datasets.playground(data, n=2 * PLAYGROUND_POINTS, noise=args.noise, seed=args.seed)
+        X, X_test = X[:PLAYGROUND_POINTS].astype(dtype), X[PLAYGROUND_POINTS:].astype(dtype)
+        y, y_test = y[:PLAYGROUND_POINTS, 0].astype(np.int64), y[PLAYGROUND_POINTS:, 0].astype(np.int64)
+        classes, hidden = 2, [8, 8]
+    if args.criterion == "cross_entropy":
+        u_L, Y, Y_test = classes, y, y_test
+    else:
+        u_L = 1 if classes == 2 else classes
+        Y, Y_test = _label_columns(y, u_L, dtype), _label_columns(y_test, u_L, dtype)
+    return data, X, Y, X_test, Y_test, [[X.shape[1]] + hidden + [u_L]]
+
+
+def _label_columns(y, u_L, dtype):
+    """Class indices as 0/1 columns: ``(n, 1)`` for two classes, one-hot ``(n, u^L)`` for more."""
+    return y.reshape(-1, 1).astype(dtype) if u_L == 1 else one_hot(y, u_L, dtype)
+
+
+def _check_widths(parser, units_list, expected, data, criterion):
+    for units in units_list:
+        if units[0] != expected[0] or units[-1] != expected[-1]:
+            parser.error(f"--units {','.join(map(str, units))}: the {data} data with criterion {criterion} take "
+                         f"{expected[0]} inputs and {expected[-1]} outputs, e.g. {','.join(map(str, expected))}")
 
 
 # --------------------------------------------------------------------- sweep
@@ -357,6 +447,22 @@ def cmd_check(parser, args):
     from .exercises import run_file
 
     return run_file(args.file, only=args.only)
+
+
+# ---------------------------------------------------------------------- play
+def cmd_play(parser, args):
+    from . import play
+
+    try:
+        play._panel()
+    except ImportError as exc:
+        print(f"scratchnn play: {exc}", file=sys.stderr)
+        return 2
+    try:
+        play.serve(port=args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main(argv=None):

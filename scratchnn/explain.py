@@ -8,7 +8,7 @@ r"""A worked example you can print: every quantity of one forward and backward p
     z[j]      z^j = a^{j-1} (θ^{j-1})ᵀ  (n, u^j), z[0] is None
     delta[j]  δ^j = ∂𝓛/∂z^j             (n, u^j), delta[0] is None
     D[j]      D^j = ∂𝓛/∂θ^j             (u^{j+1}, u^j + 1)
-    loss      𝓛 = mean((a^L - Y)^2)
+    loss      𝓛, the net's criterion (mse, bce or cross_entropy; see ``losses``)
 
 ``str()`` walks the two passes layer by layer, each quantity beside the
 equation that produced it, with its shape and its values (short arrays in
@@ -19,11 +19,21 @@ quantities with torch's autograd and returns the same type, and
 
 import numpy as np
 
+from . import losses as _losses
 from .checks import check_pair
 from .compare import Comparison, compare_arrays
-from .losses import mse
 
 FULL = 12  # arrays with at most this many entries are printed in full
+
+# criterion -> (𝓛, δ^L) as printed; δ^L in the derived form the engine computes (see ``losses``)
+EQUATIONS = {
+    "mse": ("𝓛 = (1/(n u^L)) Σ_i Σ_s (a^L_is - y_is)²",
+            "δ^{L} = (2/(n u^L)) (a^{L} - Y) ⊙ g_{L}'(z^{L}),  g_{L}'(z) = {derivative}"),
+    "bce": ("𝓛 = -(1/(n u^L)) Σ_i Σ_s [y_is log a^L_is + (1 - y_is) log(1 - a^L_is)]",
+            "δ^{L} = (a^{L} - Y) / (n u^L)   (σ'(z^{L}) = a(1 - a) cancels against ∂𝓛/∂a^{L})"),
+    "cross_entropy": ("𝓛 = -(1/n) Σ_i Σ_s y_is log softmax(z^L_i)_s",
+                      "δ^{L} = (softmax(z^{L}) - Y) / n   (Y as one-hot rows)"),
+}
 
 
 def _values(A):
@@ -42,12 +52,12 @@ def _shape(A):
 class Explanation:
     """The quantities of one forward and backward pass (see the module docstring), and where they came from.
 
-    ``units``, ``activations`` (g_1 ... g_L, so ``activations[j - 1]`` is g_j) and
-    ``dtype`` describe the net; ``source`` names the engine that computed them
-    (``"scratchnn"`` or ``"torch"``).
+    ``units``, ``activations`` (g_1 ... g_L, so ``activations[j - 1]`` is g_j),
+    ``dtype`` and ``criterion`` describe the net; ``source`` names the engine that
+    computed them (``"scratchnn"`` or ``"torch"``).
     """
 
-    def __init__(self, a, z, delta, D, loss, units, activations, dtype, source):
+    def __init__(self, a, z, delta, D, loss, units, activations, dtype, source, criterion="mse"):
         self.a = a
         self.z = z
         self.delta = delta
@@ -57,6 +67,7 @@ class Explanation:
         self.activations = list(activations)
         self.dtype = np.dtype(dtype)
         self.source = source
+        self.criterion = _losses.get(criterion).name
 
     @property
     def L(self):
@@ -76,9 +87,9 @@ class Explanation:
                 out.append(("a", j, f"a^{j} = [1, g_{j}(z^{j})],  g_{j}(z) = {g.formula}", self.a[j]))
             else:
                 out.append(("a", j, f"a^{j} = g_{j}(z^{j}),  g_{j}(z) = {g.formula}   (output: no bias unit)", self.a[j]))
-        out.append(("loss", None, "𝓛 = (1/(n u^L)) Σ_i Σ_s (a^L_is - y_is)²", np.asarray(self.loss)))
-        g = get(self.activations[L - 1])
-        out.append(("delta", L, f"δ^{L} = (2/(n u^L)) (a^{L} - Y) ⊙ g_{L}'(z^{L}),  g_{L}'(z) = {g.derivative}",
+        loss_text, delta_text = EQUATIONS[self.criterion]
+        out.append(("loss", None, loss_text, np.asarray(self.loss)))
+        out.append(("delta", L, delta_text.format(L=L, derivative=get(self.activations[L - 1]).derivative),
                     self.delta[L]))
         for j in range(L - 1, -1, -1):
             out.append(("D", j, f"D^{j} = (δ^{j + 1})ᵀ a^{j}", self.D[j]))
@@ -93,7 +104,7 @@ class Explanation:
         n = self.a[0].shape[0]
         lines = [
             f"Explanation ({self.source}): {net} net, activations g_1..g_{self.L} = {', '.join(self.activations)}, "
-            f"{self.dtype.name}, n = {n} point{'s' if n != 1 else ''}"
+            f"{self.dtype.name}, criterion {self.criterion}, n = {n} point{'s' if n != 1 else ''}"
         ]
         part = {"a": "Forward pass", "z": "Forward pass", "loss": "Loss", "delta": "Backward pass", "D": "Backward pass"}
         heading = None
@@ -118,8 +129,9 @@ class Explanation:
         """
         if not isinstance(other, Explanation):
             raise TypeError(f"other: expected an Explanation (sn.explain or torchref.explain), got {type(other).__name__}")
-        if other.units != self.units:
-            raise ValueError(f"other: expected an explanation of a {self.units} net, got {other.units}")
+        if (other.units, other.criterion) != (self.units, self.criterion):
+            raise ValueError(f"other: expected an explanation of a {self.units} net with criterion {self.criterion}, "
+                             f"got {other.units} with {other.criterion}")
         mine = {(name, layer): value for name, layer, _, value in self.steps()}
         rows = [compare_arrays(name, layer, mine[(name, layer)], value, rtol=rtol)
                 for name, layer, _, value in other.steps()]
@@ -127,13 +139,18 @@ class Explanation:
 
 
 def explain(net, X, Y):
-    """Every a^j, z^j, δ^j, D^j and the loss of ``net`` on ``(X, Y)``, as an :class:`Explanation`."""
+    """Every a^j, z^j, δ^j, D^j and the loss of ``net`` on ``(X, Y)``, as an :class:`Explanation`.
+
+    ``Y``: the targets ``net.criterion`` takes (class indices ``(n,)`` for ``cross_entropy`` too).
+    """
     from .mlp import MLP
 
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")
-    check_pair(X, Y, net)
+    targets = check_pair(X, Y, net)  # (n, u^L); class indices become one-hot rows
     trace = net.forward_trace(X)
-    delta, D = net.backward(trace, Y)
-    return Explanation(trace.a, trace.z, delta, D, mse(trace.output, Y), net.units, net.activations, net.dtype,
-                       "scratchnn")
+    delta, D = net.backward(trace, targets)
+    L = net.L
+    loss = _losses.get(net.criterion).loss(trace.a[L], trace.z[L], targets)
+    return Explanation(trace.a, trace.z, delta, D, loss, net.units, net.activations, net.dtype, "scratchnn",
+                       net.criterion)

@@ -10,8 +10,11 @@ and per layer the relative error
 
 which is ~1e-10 for a correct backward pass in float64 and ~1e-3 or more
 when a gradient entry is wrong. The check passes when every r^j < ``tol``.
-Central differences err by O(eps^2) (truncation) plus O(u / eps) (rounding,
-u the unit round-off), so float32 needs a far larger eps and tol than float64.
+Central differences err by O(eps^2) (truncation) plus rounding: the loss is
+known only to about u 𝓛 (u the unit round-off), so the difference quotient
+errs by about u 𝓛 / eps, a relative error of u 𝓛 / (eps |D|) — small
+gradients of a large loss need a larger eps. float32 (u = 6e-8) therefore
+needs a far larger eps and tol than float64 (u = 1.1e-16); tutorial 3 measures it.
 """
 
 import numpy as np
@@ -20,7 +23,7 @@ from .checks import check_pair, check_real
 
 DEFAULTS = {  # dtype -> (eps, tol)
     np.dtype(np.float64): (1e-6, 1e-7),
-    np.dtype(np.float32): (1e-2, 1e-2),  # u ~ 6e-8: rounding error ~ u/eps dominates below eps ~ 1e-3
+    np.dtype(np.float32): (1e-2, 1e-2),  # u ~ 6e-8: the rounding term u 𝓛/(eps |D|) dominates below eps ~ 1e-3
 }
 
 
@@ -43,34 +46,39 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def numerical_gradient(net, X, Y, eps):
-    """Dnum^j for every j by central differences of ``net.loss`` (theta is restored)."""
+def numerical_gradient(net, X, Y, eps, l2=0.0):
+    """Dnum^j for every j by central differences of ``net.loss`` (theta is restored).
+
+    Y: the criterion's ``(n, u^L)`` targets (as ``check_pair`` returns them); ``l2``: λ, as in ``loss_and_grad``.
+    """
     Dnum = []
     for theta in net.theta:
         G = np.zeros(theta.shape, dtype=np.float64)
         for idx in np.ndindex(theta.shape):
             saved = theta[idx]
             theta[idx] = saved + eps
-            plus = float(net._loss(X, Y))
+            plus = float(net._loss(X, Y, l2))
             theta[idx] = saved - eps
-            minus = float(net._loss(X, Y))
+            minus = float(net._loss(X, Y, l2))
             theta[idx] = saved
             G[idx] = (plus - minus) / (2 * eps)
         Dnum.append(G)
     return Dnum
 
 
-def gradcheck(net, X, Y, eps=None, tol=None):
+def gradcheck(net, X, Y, eps=None, tol=None, l2=0.0):
     """Compare ``net.loss_and_grad`` with central differences, layer by layer.
 
+    The loss is the net's criterion (plus the L2 term with ``l2=λ``); Y the targets it takes.
     ``eps`` and ``tol`` default by dtype: float64 (1e-6, 1e-7), float32 (1e-2, 1e-2).
     """
-    check_pair(X, Y, net)
+    targets = check_pair(X, Y, net)  # the criterion's (n, u^L) targets: class indices become one-hot rows
     default_eps, default_tol = DEFAULTS[net.dtype]
     eps = default_eps if eps is None else check_real("eps", eps, low=0.0, low_open=True)
     tol = default_tol if tol is None else check_real("tol", tol, low=0.0, low_open=True)
-    _, D = net.loss_and_grad(X, Y)
-    Dnum = numerical_gradient(net, X, Y, eps)
+    l2 = check_real("l2", l2, low=0.0)
+    _, D = net.loss_and_grad(X, Y, l2=l2)
+    Dnum = numerical_gradient(net, X, targets, eps, l2)
     per_layer = []
     for j, (d, dn) in enumerate(zip(D, Dnum)):
         d = d.astype(np.float64)

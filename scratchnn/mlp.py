@@ -23,8 +23,8 @@ Forward pass
     a^{j+1} = [1, g_{j+1}(z^{j+1})]                (n, u^{j+1} + 1), bias unit first
     a^L     = g_L(z^L)                             (n, u^L), no bias unit on the output
 
-Backward pass (𝓛 = mean((a^L - Y)^2) over all n u^L entries, see ``losses``)
------------------------------------------------------------------------------
+Backward pass (𝓛 the net's criterion, see ``losses``)
+-----------------------------------------------------
 The error of layer j is δ^j = ∂𝓛/∂z^j, one number per data point and unit
 (no bias column: the bias unit has no z). D^j = ∂𝓛/∂θ^j.
 
@@ -35,6 +35,15 @@ The error of layer j is δ^j = ∂𝓛/∂z^j, one number per data point and uni
 ``D^j`` has the shape of ``θ^j``; its column 0 is the bias gradient (the
 bias unit's column of a^j is all ones). ``tutorials/02_backpropagation`` derives
 these three lines from the chain rule, index by index.
+
+δ^L depends on the criterion (``MLP(..., criterion=...)``), in its derived form:
+
+    mse             δ^L = (2/N)(a^L - y) ⊙ g_L'(z^L)       N = n u^L, any output g_L
+    bce             δ^L = (a^L - y) / N                    sigmoid output: σ' = a(1 - a) cancels
+    cross_entropy   δ^L = (softmax(z^L) - y) / n           identity output (the logits)
+
+(derived in ``losses``; ``tutorials/08_classification`` derives the softmax one).
+With ``l2=λ`` the loss gains λ/(2n) Σ_j ‖θ^j[:, 1:]‖² and D^j[:, 1:] gains (λ/n) θ^j[:, 1:].
 """
 
 import os
@@ -42,10 +51,10 @@ import os
 import numpy as np
 
 from . import activations as _act
-from .checks import check_data, check_dtype, check_int, check_pair
+from . import losses as _losses
+from .checks import check_data, check_dtype, check_int, check_pair, check_real
 from .generator import TorchGenerator
 from .init import linear_theta
-from .losses import mse, mse_grad
 from .table import format_table
 
 class Trace:
@@ -94,14 +103,22 @@ class MLP:
         torch's CPU stream, so ``MLP(units, generator=TorchGenerator(s))``
         equals torch's ``nn.Sequential`` built after ``torch.manual_seed(s)``.
         An int is a seed. Default 0.
+    criterion : "mse", "bce" or "cross_entropy"
+        The loss 𝓛 (:mod:`scratchnn.losses`). ``"mse"`` (default): the workshop's
+        mean squared error, any output activation. ``"bce"``: binary cross-entropy
+        on a sigmoid output, targets in [0, 1], as ``nn.BCELoss``. ``"cross_entropy"``:
+        softmax cross-entropy on an identity output (the logits), targets as class
+        indices ``(n,)`` or probabilities ``(n, u^L)``, as ``nn.CrossEntropyLoss``.
 
-    ``MLP([1, 5, 1])`` is the workshop's model 0 (with ``generator=10``, its weights too).
+    ``MLP([1, 5, 1])`` is the workshop's model 0 (with ``generator=10``, its weights too);
+    ``MLP([64, 25, 10], ["sigmoid", "identity"], criterion="cross_entropy")`` classifies the digits.
     """
 
-    def __init__(self, units, activations="tanh", dtype=np.float32, generator=0):
+    def __init__(self, units, activations="tanh", dtype=np.float32, generator=0, criterion="mse"):
         self.units = _check_units(units)
         self.activations = _check_activations(activations, len(self.units) - 1)
         self.dtype = check_dtype("dtype", dtype)
+        self.criterion = _check_criterion(criterion, self.activations, self.units)
         if isinstance(generator, TorchGenerator):
             gen = generator
         elif isinstance(generator, (int, np.integer)) and not isinstance(generator, (bool, np.bool_)):
@@ -129,7 +146,8 @@ class MLP:
         return sum(t.size for t in self.theta)
 
     def __repr__(self):
-        return f"MLP(units={self.units}, activations={self.activations}, dtype={self.dtype.name})"
+        return (f"MLP(units={self.units}, activations={self.activations}, dtype={self.dtype.name}, "
+                f"criterion={self.criterion!r})")
 
     # ----------------------------------------------------------------- forward
     def forward_trace(self, X):
@@ -152,13 +170,35 @@ class MLP:
 
     __call__ = forward
 
-    def loss(self, X, Y):
-        """L = mean((a^L - Y)^2)."""
-        check_pair(X, Y, self)
-        return self._loss(X, Y)
+    def predict(self, X):
+        """What the net predicts for X ``(n, u^0)``.
 
-    def _loss(self, X, Y):
-        return mse(self._forward_trace(X).output, Y)
+        ``cross_entropy``: the class indices ``argmax_s z^L_is`` ``(n,)`` (softmax keeps the order).
+        ``bce``: the classes 1 where a^L >= 1/2, i.e. z^L >= 0, else 0: ``(n,)`` for one output
+        unit, ``(n, u^L)`` (one yes/no per unit) for several. ``mse``: the prediction a^L ``(n, u^L)``.
+        """
+        trace = self.forward_trace(X)
+        zL = trace.z[self.L]  # (n, u^L)
+        if self.criterion == "cross_entropy":
+            return np.argmax(zL, axis=1)  # (n,)
+        if self.criterion == "bce":
+            c = (zL >= 0).astype(np.int64)  # (n, u^L)
+            return c[:, 0] if self.units[-1] == 1 else c
+        return trace.output
+
+    def loss(self, X, Y, l2=0.0):
+        """𝓛, the net's criterion (:mod:`scratchnn.losses`); with ``l2=λ`` plus λ/(2n) Σ_j ‖θ^j[:, 1:]‖²."""
+        Y = check_pair(X, Y, self)
+        return self._loss(X, Y, _check_l2(l2))
+
+    def _loss(self, X, Y, l2=0.0, n=None):
+        return self._objective(self._forward_trace(X), Y, l2, X.shape[0] if n is None else n)
+
+    def _objective(self, trace, Y, l2, n):
+        """𝓛(a^L, z^L; y) of one forward pass, plus λ/(2n) Σ_j ‖θ^j[:, 1:]‖² when λ > 0."""
+        L = self.L
+        loss = _losses.get(self.criterion).loss(trace.a[L], trace.z[L], Y)
+        return loss + _losses.l2_penalty(self.theta, l2, n) if l2 else loss
 
     # ---------------------------------------------------------------- backward
     def backward(self, trace, Y):
@@ -166,11 +206,11 @@ class MLP:
 
         Returns ``(delta, D)``: ``delta[j]`` is delta^j ``(n, u^j)`` for
         ``j = 1..L`` (``delta[0]`` is None) and ``D[j]`` is D^j = dL/dtheta^j,
-        shaped like ``theta[j]``.
+        shaped like ``theta[j]``. Y: the targets the criterion takes.
         """
         if not isinstance(trace, Trace):
             raise TypeError(f"trace: expected the Trace of forward_trace, got {type(trace).__name__}")
-        check_data("Y", Y, self.dtype, self.units[-1])
+        Y = _losses.get(self.criterion).targets("Y", Y, self.dtype, self.units[-1])
         if Y.shape[0] != trace.output.shape[0]:
             raise ValueError(f"Y: expected {trace.output.shape[0]} rows like the trace, got {Y.shape[0]}")
         return self._backward(trace, Y)
@@ -180,9 +220,8 @@ class MLP:
         L = self.L
         delta = [None] * (L + 1)
         D = [None] * L
-        # backward through the loss and the output activation g_L
-        g = self.g(L)
-        delta[L] = mse_grad(a[L], Y) * g.g_prime(z[L], a[L])  # (n, u^L)
+        # backward through the loss and the output activation g_L, in the criterion's derived form
+        delta[L] = _losses.get(self.criterion).delta(a[L], z[L], Y, self.g(L))  # (n, u^L)
         for j in range(L - 1, -1, -1):
             # backward through theta^j: the gradient of the weights of layer j -> j+1
             D[j] = delta[j + 1].T @ a[j]  # (u^{j+1}, u^j + 1)
@@ -192,15 +231,23 @@ class MLP:
                 delta[j] = (delta[j + 1] @ self.theta[j][:, 1:]) * g.g_prime(z[j], a[j][:, 1:])  # (n, u^j)
         return delta, D
 
-    def loss_and_grad(self, X, Y):
-        """``(L, D)``: the MSE loss and the gradients D^j = dL/dtheta^j (one per theta^j)."""
-        check_pair(X, Y, self)
-        return self._loss_and_grad(X, Y)
+    def loss_and_grad(self, X, Y, l2=0.0):
+        """``(L, D)``: the loss 𝓛 (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j (one per θ^j).
 
-    def _loss_and_grad(self, X, Y):
+        With ``l2=λ`` (Ng's ex4): 𝓛 + λ/(2n) Σ_j ‖θ^j[:, 1:]‖² and D^j[:, 1:] + (λ/n) θ^j[:, 1:],
+        n the number of points; the bias column θ^j[:, 0] is not penalised.
+        """
+        Y = check_pair(X, Y, self)
+        return self._loss_and_grad(X, Y, _check_l2(l2))
+
+    def _loss_and_grad(self, X, Y, l2=0.0, n=None):
+        """As :meth:`loss_and_grad`, on checked targets; λ is divided by ``n`` (default: X's rows; fit: all its points)."""
         trace = self._forward_trace(X)
         _, D = self._backward(trace, Y)
-        return mse(trace.output, Y), D
+        n = X.shape[0] if n is None else n
+        if l2:
+            _losses.add_l2_gradient(D, self.theta, l2, n)  # D^j[:, 1:] += (λ/n) θ^j[:, 1:]
+        return self._objective(trace, Y, l2, n), D
 
     # ------------------------------------------------------------------ report
     def describe(self):
@@ -221,16 +268,18 @@ class MLP:
                 )
             )
         rows.append(("total", "", "", str(self.n_parameters), "", f"dtype {self.dtype.name}"))
+        rows.append(("criterion", "", "", "", self.criterion, _losses.get(self.criterion).torch))
         return format_table(rows, left=range(len(rows[0])))
 
     # -------------------------------------------------------------------- file
     def save(self, path):
-        """Write units, activations, dtype and every theta^j to an ``.npz`` file (no pickle)."""
+        """Write units, activations, dtype, criterion and every theta^j to an ``.npz`` file (no pickle)."""
         np.savez(
             path,
             units=np.asarray(self.units, dtype=np.int64),
             activations=np.asarray(self.activations, dtype=np.str_),
             dtype=np.asarray(self.dtype.name),
+            criterion=np.asarray(self.criterion),
             **{f"theta_{j}": t for j, t in enumerate(self.theta)},
         )
 
@@ -254,6 +303,8 @@ class MLP:
             net.units = _check_units(units)
             net.activations = _check_activations(activations, len(net.units) - 1)
             net.dtype = check_dtype("dtype", str(content["dtype"]))
+            # files written before the criterion was saved hold MSE models
+            net.criterion = _check_criterion(str(content.get("criterion", "mse")), net.activations, net.units)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"path: {path!r} holds a malformed model: {exc}") from None
         net.theta = []
@@ -274,11 +325,12 @@ class MLP:
         return net
 
     def copy(self):
-        """A deep copy (same units, activations, dtype; theta copied)."""
+        """A deep copy (same units, activations, dtype, criterion; theta copied)."""
         net = MLP.__new__(MLP)
         net.units = list(self.units)
         net.activations = list(self.activations)
         net.dtype = self.dtype
+        net.criterion = self.criterion
         net.theta = [t.copy() for t in self.theta]
         return net
 
@@ -311,3 +363,25 @@ def _check_activations(activations, L):
     for name in activations:
         _act.get(name)
     return activations
+
+
+def _check_criterion(criterion, activations, units):
+    """The criterion's name, if it knows it and the output layer suits it (see :mod:`scratchnn.losses`)."""
+    c = _losses.get(criterion)
+    if c.output is not None and activations[-1] != c.output:
+        example = ["tanh"] * (len(units) - 2) + [c.output]
+        raise ValueError(
+            f"criterion {criterion!r}: expected the output activation g_L = {c.output!r} ({c.why}), "
+            f"got {activations[-1]!r}; e.g. MLP({units}, activations={example}, criterion={criterion!r})"
+        )
+    if units[-1] < c.min_outputs:
+        raise ValueError(
+            f"criterion {criterion!r}: expected at least {c.min_outputs} output units (one per class), got "
+            f"u^L = {units[-1]}; for two classes take 2 outputs, or 1 sigmoid output with criterion='bce'"
+        )
+    return criterion
+
+
+def _check_l2(l2):
+    """λ >= 0, the L2 regularisation strength."""
+    return check_real("l2", l2, low=0.0)

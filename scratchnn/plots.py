@@ -200,3 +200,56 @@ def decision_boundary_figure(panels, columns=4, resolution=150):
     for ax in axes[len(panels):]:
         ax.set_axis_off()
     return fig
+
+
+def theta_figure(theta, title=""):
+    """Each θ^j ``(u^{j+1}, u^j + 1)`` as a heat map, one panel per j, one colour scale for all.
+
+    Row s is unit s of layer j+1, column k the weight from unit k of layer j; column 0, the bias
+    (θ^j[:, 0], torch's ``bias``), is set off by a black line and labelled "bias". Blue is negative,
+    red positive, white 0.
+    """
+    widths = [t.shape[1] for t in theta]
+    fig = Figure(figsize=(min(2.0 + 1.6 * len(theta) + 0.12 * sum(widths), 11), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(theta), width_ratios=[max(w, 2) for w in widths]))
+    m = max(float(np.max(np.abs(t))) for t in theta) or 1.0
+    for j, (ax, t) in enumerate(zip(axes, theta)):
+        image = ax.imshow(t, cmap="RdBu_r", vmin=-m, vmax=m, aspect="auto", interpolation="nearest")
+        ax.axvline(0.5, color="black", lw=2)
+        step = max(1, t.shape[1] // 8)
+        ax.set_xticks(range(0, t.shape[1], step), ["bias"] + [str(k) for k in range(step, t.shape[1], step)],
+                      fontsize="small")
+        ax.set_yticks(range(0, t.shape[0], max(1, t.shape[0] // 8)),
+                      [str(s + 1) for s in range(0, t.shape[0], max(1, t.shape[0] // 8))], fontsize="small")
+        ax.set_title(f"θ^{j}: {t.shape[0]} × {t.shape[1]}", fontsize="medium")
+        ax.set_xlabel(f"unit of layer {j}", fontsize="small")
+        ax.set_ylabel(f"unit of layer {j + 1}", fontsize="small")
+    fig.colorbar(image, ax=list(axes), shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def delta_norm_figure(epochs, norms, title="", ax=None):
+    """‖δ^j‖ per layer j = 1..L over the epochs (log scale): gradients vanishing or exploding.
+
+    ``epochs`` ``(k,)``: where each row of ``norms`` ``(k, L)`` was taken
+    (:func:`scratchnn.diagnostics.delta_norms`); column j - 1 is layer j.
+    """
+    fig = None
+    if ax is None:
+        fig = Figure(figsize=(6, 3.5), layout="constrained")
+        ax = fig.subplots()
+    epochs, norms = np.asarray(epochs), np.atleast_2d(np.asarray(norms, dtype=np.float64))
+    long_run = len(epochs) and epochs[-1] > LONG_RUN
+    x = epochs + 1 if long_run else epochs
+    for j in range(1, norms.shape[1] + 1):
+        label = f"‖δ^{j}‖ (layer {j}{', output' if j == norms.shape[1] else ''})"
+        ax.plot(x, np.maximum(norms[:, j - 1], 1e-300), lw=1.2, label=label)
+    ax.set_yscale("log")
+    if long_run:
+        ax.set_xscale("log")
+    ax.set(xlabel="epoch" + (" (+1, log scale)" if long_run else ""), ylabel="‖δ^j‖ (Frobenius)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig

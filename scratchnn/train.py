@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .checks import check_int, check_pair
+from .checks import check_int, check_pair, check_real
 from .optimizers import Optimizer
 
 ENGINES = ("numpy", "numba")
@@ -96,10 +96,15 @@ def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, e
 
 
 def fit(
-    net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, engine="numpy", start_epoch=0
+    net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, engine="numpy", start_epoch=0,
+    l2=0.0,
 ):
-    """Train ``net`` on (X, Y) with the MSE loss; returns a :class:`History`.
+    """Train ``net`` on (X, Y) with its criterion (``net.criterion``); returns a :class:`History`.
 
+    Y: the targets the criterion takes (class indices or probabilities for ``cross_entropy``).
+    ``l2=λ`` adds λ/(2n) Σ_j ‖θ^j[:, 1:]‖² to every batch's loss and (λ/n) θ^j[:, 1:] to its D^j,
+    with n the number of training points (Ng's m) whatever the batch size; the validation
+    loss is the criterion alone.
     ``optimizer`` defaults to the workshop's ``Adam(net.theta, lr=0.015)``.
     ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`).
     ``start_epoch`` numbers the first epoch (it picks the minibatch orders), so
@@ -111,18 +116,23 @@ def fit(
 
         optimizer = Adam(net.theta, lr=0.015)
     epochs, batch_size = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch)
+    l2 = check_real("l2", l2, low=0.0)
+    # the criterion's (n, u^L) targets, once for the whole fit: class indices become one-hot rows
+    Y = check_pair(X, Y, net)
+    if validation is not None:
+        validation = (validation[0], check_pair(*validation, net, names=("validation[0]", "validation[1]")))
     if engine == "numba":
         from .fast import fit as fast_fit
 
-        history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
+        history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
     else:
-        history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
+        history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
     if len(history.loss) < epochs:
         raise DivergenceError(len(history.loss), history)
     return history
 
 
-def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch):
+def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
     start = time.perf_counter()
@@ -132,7 +142,7 @@ def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start
         epoch_loss = 0.0
         for idx in batches(n, batch_size, seed, start_epoch + epoch):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit is caught just below
-                loss, D = net._loss_and_grad(X[idx], Y[idx])
+                loss, D = net._loss_and_grad(X[idx], Y[idx], l2, n)
             epoch_loss += float(loss) * (1.0 if batch_size is None else len(idx) / n)
             if not np.isfinite(epoch_loss):
                 # stop at the first non-finite loss: the history keeps the epochs before it

@@ -27,6 +27,7 @@ import numpy as np
 from . import data as _data
 from .checks import check_dtype
 from .generator import TorchGenerator
+from .losses import get as get_criterion
 from .mlp import MLP
 from .optimizers import SGD, Adam
 from .table import format_table
@@ -108,14 +109,22 @@ def test_points(X, count=TEST_POINTS, seed=WORKSHOP_SEED):
     return np.random.RandomState(seed).uniform(0, high, count).reshape(-1, 1).astype(X.dtype)
 
 
-def build_models(units_list=WORKSHOP_UNITS, seed=WORKSHOP_SEED, activation="tanh", dtype=np.float32):
+def build_models(units_list=WORKSHOP_UNITS, seed=WORKSHOP_SEED, activation="tanh", dtype=np.float32, criterion="mse"):
     """One MLP per entry of ``units_list``, drawn one after the other from one ``TorchGenerator(seed)``.
 
     That is what the notebook does after ``torch.manual_seed(seed)``: model k's
-    initial weights depend on the models built before it.
+    initial weights depend on the models built before it. ``activation`` is every
+    layer's, except the output of a criterion that needs its own (sigmoid for bce,
+    identity for cross_entropy).
     """
     gen = TorchGenerator(seed)
-    return [MLP(units, activations=activation, dtype=dtype, generator=gen) for units in units_list]
+    output = get_criterion(criterion).output
+
+    def activations(units):
+        return activation if output is None else [activation] * (len(units) - 2) + [output]
+
+    return [MLP(units, activations=activations(units), dtype=dtype, generator=gen, criterion=criterion)
+            for units in units_list]
 
 
 def make_optimizer(name, theta, lr, momentum=0.0):
@@ -233,22 +242,23 @@ def snapshot_torch(model, topt):
 
 
 def train_scratch(net, X, Y, optimizer, epochs, batch_size=None, seed=0, validation=None, engine="numpy",
-                  desc=None, progress=True):
+                  desc=None, progress=True, l2=0.0):
     """:func:`train` with :func:`scratchnn.fit`."""
 
     def fit_chunk(k, start):
-        return fit(net, X, Y, optimizer, k, batch_size, seed, validation, engine, start_epoch=start)
+        return fit(net, X, Y, optimizer, k, batch_size, seed, validation, engine, start_epoch=start, l2=l2)
 
     return train(fit_chunk, lambda: snapshot_scratch(net, optimizer), epochs, engine,
                  desc or f"{units_label(net.units)} {engine}", progress)
 
 
 def train_torch(torchref, model, topt, X, Y, epochs, batch_size=None, seed=0, validation=None, desc=None,
-                progress=True):
+                progress=True, criterion="mse", l2=0.0):
     """:func:`train` with :func:`torchref.fit`."""
 
     def fit_chunk(k, start):
-        return torchref.fit(model, X, Y, topt, k, batch_size, seed, validation, start_epoch=start)
+        return torchref.fit(model, X, Y, topt, k, batch_size, seed, validation, start_epoch=start,
+                            criterion=criterion, l2=l2)
 
     return train(fit_chunk, lambda: snapshot_torch(model, topt), epochs, "torch", desc or "torch", progress)
 

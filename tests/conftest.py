@@ -22,3 +22,16 @@ def random_data(units, n, dtype, seed):
 @pytest.fixture
 def workshop():
     return sn.workshop_data()
+
+
+def needs_sklearn():
+    """Skip unless scikit-learn (the digits) imports.
+
+    test_no_torch blocks torch with None in sys.modules, and scipy (under scikit-learn) then
+    fails on import with an AttributeError: without torch installed it imports fine.
+    """
+    import sys
+
+    if "torch" in sys.modules and sys.modules["torch"] is None:
+        pytest.skip("scikit-learn's scipy cannot import while torch is blocked with None in sys.modules")
+    return pytest.importorskip("sklearn")

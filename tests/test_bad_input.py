@@ -181,3 +181,99 @@ def test_torchref_rejects_bad_input(net, data):
         torchref.fit(model, X, Y, epochs=0)
     with pytest.raises(ValueError, match="resync_every"):
         torchref.compare(net, X, Y, epochs=1, resync_every=0)
+
+
+# ------------------------------------------------------------ criteria, targets and L2
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"criterion": "hinge"}, ValueError, "criterion: unknown criterion 'hinge'"),
+        ({"criterion": None}, TypeError, "criterion"),
+        ({"criterion": "bce"}, ValueError, r"criterion 'bce': expected the output activation g_L = 'sigmoid'.*'tanh'"),
+        ({"criterion": "cross_entropy", "units": [2, 3, 3]}, ValueError, "'identity'.*logits"),
+        ({"criterion": "cross_entropy", "activations": ["tanh", "identity"]}, ValueError, "at least 2 output units"),
+    ],
+)
+def test_criterion_must_suit_the_output_layer(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        sn.MLP(**{"units": [2, 3, 1], **kwargs})
+
+
+@pytest.fixture
+def classifier():
+    return sn.MLP([2, 3, 3], ["tanh", "identity"], criterion="cross_entropy")
+
+
+def _bad_class_targets(n):
+    probs = np.full((n, 3), 1 / 3, np.float32)
+    unnormalised = probs.copy()
+    unnormalised[4] *= 2
+    negative = probs.copy()
+    negative[2] = [1.5, -0.25, -0.25]
+    return [
+        ("label out of range", np.array([0, 1, 3] + [0] * (n - 3)), ValueError, r"0\.\.2.*got 3 at row 2"),
+        ("negative label", np.array([-1] + [0] * (n - 1)), ValueError, r"0\.\.2.*got -1"),
+        ("float labels", np.zeros(n), TypeError, r"float64 labels.*astype\(np.int64\)"),
+        ("bool labels", np.zeros(n, bool), TypeError, "class indices"),
+        ("int matrix", np.zeros((n, 3), np.int64), TypeError, r"class indices \(n,\)"),
+        ("rows not summing to 1", unnormalised, ValueError, "row 4 sums to 2"),
+        ("negative probability", negative, ValueError, ">= 0"),
+        ("wrong width", np.full((n, 2), 0.5, np.float32), ValueError, r"\(n, 3\)"),
+        ("a list", [0] * n, TypeError, "numpy array"),
+    ]
+
+
+@pytest.mark.parametrize("entry", ["loss", "loss_and_grad", "backward", "gradcheck", "fit", "fit numba", "accuracy"])
+def test_classifier_entry_points_reject_bad_targets(classifier, data, entry):
+    X = data[0]
+    call = {
+        "loss": lambda Y: classifier.loss(X, Y),
+        "loss_and_grad": lambda Y: classifier.loss_and_grad(X, Y),
+        "backward": lambda Y: classifier.backward(classifier.forward_trace(X), Y),
+        "gradcheck": lambda Y: sn.gradcheck(classifier, X, Y),
+        "fit": lambda Y: sn.fit(classifier, X, Y, epochs=1),
+        "fit numba": lambda Y: sn.fit(classifier, X, Y, epochs=1, engine="numba"),
+        "accuracy": lambda Y: sn.accuracy(classifier, X, Y),
+    }[entry]
+    for what, Y, exc, match in _bad_class_targets(len(X)):
+        if entry == "accuracy" and what in ("rows not summing to 1", "negative probability"):
+            continue  # accuracy takes the argmax of any score rows
+        if entry == "accuracy":
+            match = "^y"
+        with pytest.raises(exc, match=match):
+            call(Y)
+
+
+def test_bce_targets_must_be_probabilities(data):
+    net = sn.MLP([2, 3, 1], ["tanh", "sigmoid"], criterion="bce")
+    X, Y = data
+    for bad in (Y, np.full_like(Y, -0.01)):  # standard normal, and just below 0
+        with pytest.raises(ValueError, match=r"^Y: binary cross-entropy targets are probabilities in \[0, 1\]"):
+            net.loss_and_grad(X, bad)
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            sn.fit(net, X, bad, epochs=1)
+    with pytest.raises(ValueError, match=r"^validation\[1\]: binary cross-entropy"):
+        sn.fit(net, X, np.zeros_like(Y), epochs=1, validation=(X, Y))
+
+
+@pytest.mark.parametrize("l2,exc", [(-0.1, ValueError), (float("inf"), ValueError), ("1", TypeError), (None, TypeError)])
+def test_l2_must_be_a_nonnegative_number(net, data, l2, exc):
+    X, Y = data
+    for call in (lambda: net.loss_and_grad(X, Y, l2=l2), lambda: net.loss(X, Y, l2=l2),
+                 lambda: sn.fit(net, X, Y, epochs=1, l2=l2), lambda: sn.gradcheck(net, X, Y, l2=l2)):
+        with pytest.raises(exc, match="^l2"):
+            call()
+
+
+def test_torchref_checks_targets_as_scratchnn_does(classifier, data):
+    pytest.importorskip("torch")
+    import torchref
+
+    model = torchref.to_torch(classifier)
+    X = data[0]
+    with pytest.raises(ValueError, match=r"^Y: class indices must lie in 0\.\.2"):
+        torchref.fit(model, X, np.full(len(X), 5), epochs=1, criterion="cross_entropy")
+    with pytest.raises(ValueError, match="^l2"):
+        torchref.fit(model, X, np.zeros(len(X), np.int64), epochs=1, criterion="cross_entropy", l2=-1)
+    with pytest.raises(ValueError, match="criterion"):
+        torchref.fit(model, X, np.zeros(len(X), np.int64), epochs=1, criterion="nll")

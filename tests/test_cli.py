@@ -164,3 +164,50 @@ def test_importing_the_command_does_not_import_torch():
     code = "import sys, scratchnn.cli, scratchnn.workshop, scratchnn.plots, scratchnn.preprocess; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------ classification
+def test_fit_classifies_a_playground_set_with_l2(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    args = ["fit", "--criterion", "cross_entropy", "--data", "xor", "--noise", "0.1", "--l2", "0.1", "--epochs", "150",
+            "--lr", "0.03", "--out", str(tmp_path), "--save", str(model)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "data xor, criterion cross_entropy, l2 0.1" in out and "2-8-8-2" in out
+    assert "on the 500 test points" in out
+    net = sn.MLP.load(model)
+    assert net.criterion == "cross_entropy" and net.activations == ["tanh", "tanh", "identity"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boundary.png", "history.npz", "losses.png", "m.npz"]
+
+
+def test_fit_bce_defaults_to_the_circle_with_a_sigmoid_output(capsys):
+    assert cli.main(["fit", "--criterion", "bce", "--epochs", "5", "--engine", "numpy"]) == 0
+    assert "data circle, criterion bce" in capsys.readouterr().out
+
+
+def test_fit_compare_torch_follows_the_criterion(capsys):
+    pytest.importorskip("torch")
+    args = ["fit", "--criterion", "bce", "--data", "gauss", "--units", "2,4,1", "--epochs", "30", "--l2", "1",
+            "--compare-torch", "--engine", "numpy"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    gap = float(out.split("relative gap to scratch ")[1].split()[0])
+    assert gap < 1e-5  # float32 rounding over 30 free-running epochs of a well-conditioned fit
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "--criterion", "bce", "--data", "workshop"], "--criterion bce: the workshop data are a regression"),
+        (["fit", "--criterion", "cross_entropy", "--units", "2,5,1"], "--units 2,5,1: the circle data with criterion "
+                                                                      "cross_entropy take 2 inputs and 2 outputs"),
+        (["fit", "--criterion", "nll"], "--criterion: invalid choice"),
+        (["fit", "--l2", "-1"], "--l2: expected a number >= 0"),
+        (["fit", "--criterion", "bce", "--noise", "2"], "--noise: expected a number in [0, 1]"),
+    ],
+)
+def test_classification_flags_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

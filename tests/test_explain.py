@@ -123,3 +123,40 @@ def test_torch_delta_is_read_off_z_grad_not_computed():
         numeric[idx] = (loss_from_z1(zp) - loss_from_z1(zm)) / (2 * eps)
     # central differences in float64 with eps 1e-6: truncation ~eps^2, rounding ~1e-16/eps ~ 1e-10
     assert np.allclose(t.delta[1], numeric, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("criterion, activations, targets", [
+    ("bce", ["tanh", "sigmoid"], "probabilities"),
+    ("cross_entropy", ["tanh", "identity"], "indices"),
+    ("cross_entropy", ["relu", "identity"], "rows"),
+])
+def test_classification_criteria_agree_with_torch(criterion, activations, targets, dtype):
+    """explain follows net.criterion: its loss and delta^L are the criterion's, as torch's loss module computes them."""
+    pytest.importorskip("torch")
+    import torchref
+
+    rng = np.random.default_rng(5)
+    net = sn.MLP([3, 4, 3], activations=activations, dtype=dtype, generator=2, criterion=criterion)
+    X = rng.standard_normal((6, 3)).astype(dtype)
+    Y = {"probabilities": rng.uniform(0, 1, (6, 3)).astype(dtype),
+         "indices": rng.integers(0, 3, 6),
+         "rows": rng.dirichlet(np.ones(3), 6).astype(dtype)}[targets]
+    ours, theirs = sn.explain(net, X, Y), torchref.explain(net, X, Y)
+    c = ours.compare(theirs)
+    assert c.ok, str(c)
+    assert ours.criterion == theirs.criterion == criterion
+    line = {"bce": "δ^2 = (a^2 - Y) / (n u^L)", "cross_entropy": "δ^2 = (softmax(z^2) - Y) / n"}[criterion]
+    assert line in str(ours)
+
+
+def test_classification_walk_names_its_loss():
+    net = sn.MLP([2, 3, 3], activations=["tanh", "identity"], dtype=np.float64, criterion="cross_entropy")
+    X = np.array([[0.1, -0.2], [0.3, 0.4]])
+    e = sn.explain(net, X, np.array([0, 2]))
+    text = str(e)
+    assert "criterion cross_entropy" in text and "𝓛 = -(1/n) Σ_i Σ_s y_is log softmax(z^L_i)_s" in text
+    assert e.loss == net.loss(X, np.array([0, 2]))
+    mse_net = sn.MLP([2, 3, 3], activations=["tanh", "identity"], dtype=np.float64)
+    with pytest.raises(ValueError, match="criterion cross_entropy, got \\[2, 3, 3\\] with mse"):
+        e.compare(sn.explain(mse_net, X, np.zeros((2, 3))))

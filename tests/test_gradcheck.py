@@ -38,8 +38,8 @@ def _plant(net, j, idx, factor):
     """Make net.loss_and_grad return D^j with one entry multiplied by ``factor``."""
     honest = net.loss_and_grad
 
-    def planted(X, Y):
-        loss, D = honest(X, Y)
+    def planted(X, Y, l2=0.0):
+        loss, D = honest(X, Y, l2=l2)
         D[j][idx] *= factor
         return loss, D
 

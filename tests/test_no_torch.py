@@ -8,7 +8,8 @@ TESTS = Path(__file__).parent
 TORCH_FREE_RUN = [
     "test_generator.py", "test_mlp.py", "test_activations.py", "test_losses.py", "test_optimizers.py",
     "test_train.py", "test_gradcheck.py", "test_data.py", "test_bad_input.py", "test_torchref.py",
-    "test_compare.py", "test_explain.py", "test_exercises.py",
+    "test_compare.py", "test_explain.py", "test_exercises.py", "test_classification.py", "test_datasets.py",
+    "test_diagnostics.py",
 ]
 
 

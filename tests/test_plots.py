@@ -87,3 +87,37 @@ def test_figures_show_themselves_as_png_in_a_notebook():
     fig = plots.loss_figure({"1-5-1": np.linspace(1.0, 0.1, 50)}, title="t")
     png = fig._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+
+
+def test_decision_boundary_figure(tmp_path):
+    X, y = sn.datasets.playground("xor", n=60, seed=1)
+    bce = sn.MLP([2, 4, 1], ["tanh", "sigmoid"], criterion="bce")
+    three = sn.MLP([2, 4, 3], ["tanh", "identity"], criterion="cross_entropy")
+    labels = np.arange(60) % 3
+    fig = plots.decision_boundary_figure({"bce": (bce, X, y), "3 classes": (three, X, labels)}, resolution=20)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["bce", "3 classes"]
+    saved(fig, tmp_path, "b.png")
+    with pytest.raises(ValueError, match="classifier of two features"):
+        plots.decision_boundary_figure({"mse": (sn.MLP([2, 3, 1]), X, y)})
+
+
+def test_theta_figure_draws_each_theta_with_its_bias_column_marked(tmp_path):
+    net = sn.MLP([1, 5, 3, 1], generator=10)
+    fig = plots.theta_figure(net.theta)
+    panels = fig.axes[:net.L]  # then the colour bar
+    assert [ax.get_title() for ax in panels] == ["θ^0: 5 × 2", "θ^1: 3 × 6", "θ^2: 1 × 4"]
+    for ax, theta in zip(panels, net.theta):
+        assert ax.get_xticklabels()[0].get_text() == "bias"
+        assert ax.lines[0].get_xdata()[0] == 0.5  # the line between the bias column 0 and the weights
+        np.testing.assert_array_equal(ax.images[0].get_array(), theta)
+    saved(fig, tmp_path, "theta.png")
+
+
+def test_delta_norm_figure_has_one_log_scale_curve_per_layer(tmp_path):
+    epochs = np.arange(0, 1001, 100)
+    norms = np.geomspace(1e-2, 1e-4, len(epochs))[:, None] * np.array([0.1, 1.0, 3.0])  # (k, L = 3)
+    fig = plots.delta_norm_figure(epochs, norms)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and len(ax.lines) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "‖δ^3‖ (layer 3, output)"
+    saved(fig, tmp_path, "delta.png")

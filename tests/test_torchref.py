@@ -101,3 +101,33 @@ def test_torchref_fit_is_the_notebook_loop(workshop):
     model = torchref.to_torch(sn.MLP([1, 5, 1], generator=10))
     h = torchref.fit(model, X, Y, epochs=20)
     assert np.array_equal(h.loss, losses0)
+
+
+def test_agreement_report_covers_the_criteria_and_l2(capsys):
+    from torchref import agreement
+
+    agreement.main(["--trials", "1"])
+    out = capsys.readouterr().out
+    for line in ("2-4-3 tanh/identity cross_entropy: grad", "bce: loss", "cross_entropy (indices): grad",
+                 "cross_entropy (probabilities) + l2: grad", "mse + l2: loss", "bce + l2: 20 epochs in lockstep, loss"):
+        assert line in out
+    worst = {}
+    for row in out.splitlines()[2:]:
+        name, f32, f64 = row.rsplit(maxsplit=2)
+        worst[name] = (f32, f64)
+    # the bounds of test_classification, on this one trial
+    assert float(worst["2-4-3 tanh/identity cross_entropy: grad"][1]) < 1e-12
+    assert float(worst["bce + l2: grad"][0]) < 1e-5
+
+
+def test_fit_and_from_torch_follow_the_criterion():
+    net = sn.MLP([2, 3, 3], ["tanh", "identity"], dtype=np.float64, generator=1, criterion="cross_entropy")
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    y = np.arange(20) % 3
+    model = torchref.to_torch(net)
+    assert torchref.from_torch(model, criterion="cross_entropy").criterion == "cross_entropy"
+    h = sn.fit(net, X, y, sn.SGD(net.theta, lr=0.1), epochs=5, l2=0.5)
+    ht = torchref.fit(model, X, y, torch.optim.SGD(model.parameters(), lr=0.1), epochs=5, criterion="cross_entropy",
+                      l2=0.5)
+    # float64, 5 full-batch steps: rounding-level differences only
+    np.testing.assert_allclose(h.loss, ht.loss, rtol=1e-13)

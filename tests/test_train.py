@@ -92,7 +92,7 @@ def test_minibatch_epoch_loss_is_size_weighted_mean_of_batch_losses():
     assert sorted(np.concatenate(idx_batches)) == list(range(10))
     for idx in idx_batches:
         loss, D = replay.loss_and_grad(X[idx], Y[idx])
-        expected += float(loss) * len(idx) / 10
+        expected += float(loss) * (len(idx) / 10)  # the weight first, as fit rounds it
         opt2.step(D)
     assert h.loss[0] == expected
     for a, b in zip(net.theta, replay.theta):

@@ -15,7 +15,8 @@ import torch
 
 import scratchnn as sn
 
-from .bridge import linears, optimizer_to_torch, theta_of, to_torch
+from .bridge import l2_term, linears, loss_function, optimizer_to_torch, theta_of, to_torch, torch_targets
+from .compare import compare
 
 
 def rel_err(a, b):
@@ -27,21 +28,27 @@ def rel_err(a, b):
     return diff / scale if scale > 0 else diff
 
 
-def torch_loss_and_grad(model, X, Y):
-    """torch's loss and dL/dtheta^j (bias column first) for ``model`` on (X, Y)."""
+def torch_loss_and_grad(model, X, Y, criterion="mse", l2=0.0):
+    """torch's loss and dL/dtheta^j (bias column first) for ``model`` on (X, Y).
+
+    ``criterion`` is scratchnn's name for torch's loss module (see ``bridge.LOSSES``);
+    ``l2=λ`` adds λ/(2n) Σ_j ‖weight_j‖², as scratchnn's ``loss_and_grad(X, Y, l2)``.
+    """
     for p in model.parameters():
         p.grad = None
     out = model(torch.from_numpy(X))
-    loss = torch.nn.MSELoss()(out, torch.from_numpy(Y))
+    loss = loss_function(criterion)(out, torch_targets(Y))
+    if l2:
+        loss = loss + l2_term(model, l2, X.shape[0])
     loss.backward()
     D = [torch.cat([m.bias.grad[:, None], m.weight.grad], dim=1).numpy() for m in linears(model)]
     return out.detach().numpy(), loss.item(), D
 
 
-def forward_loss_grad_errors(net, X, Y):
-    """Errors of a^L, L and every D^j of ``net`` against torch autograd on a copy of it."""
-    out_t, loss_t, D_t = torch_loss_and_grad(to_torch(net), X, Y)
-    loss, D = net.loss_and_grad(X, Y)
+def forward_loss_grad_errors(net, X, Y, l2=0.0):
+    """Errors of a^L, L and every D^j of ``net`` (its criterion, and the L2 term with ``l2``) against torch autograd."""
+    out_t, loss_t, D_t = torch_loss_and_grad(to_torch(net), X, Y, net.criterion, l2)
+    loss, D = net.loss_and_grad(X, Y, l2=l2)
     return {
         "forward": rel_err(net.forward(X), out_t),
         "loss": rel_err(loss, loss_t),
@@ -100,17 +107,55 @@ OPTIMIZER_CASES = {
 }
 
 
-def random_case(rng, dtype, max_width=8, max_depth=4, max_n=60):
-    """A random net (units, activations, seed) and standard-normal data for it."""
+def random_case(rng, dtype, max_width=8, max_depth=4, max_n=60, criterion="mse", targets="indices"):
+    """A random net (units, activations, seed) with ``criterion`` and standard-normal inputs and targets it takes.
+
+    ``"bce"``: a sigmoid output, targets uniform in [0, 1]. ``"cross_entropy"``: an identity
+    output of at least 2 units, targets class indices (``targets="indices"``) or
+    probabilities drawn from a flat Dirichlet (``"probabilities"``). ``"mse"``: standard-normal targets.
+    """
     L = int(rng.integers(1, max_depth + 1))
     units = [int(u) for u in rng.integers(1, max_width + 1, size=L + 1)]
     names = sorted(sn.ACTIVATIONS)
     acts = [names[k] for k in rng.integers(0, len(names), size=L)]
-    net = sn.MLP(units, activations=acts, dtype=dtype, generator=int(rng.integers(0, 2**31)))
+    if criterion == "bce":
+        acts[-1] = "sigmoid"
+    elif criterion == "cross_entropy":
+        acts[-1] = "identity"
+        units[-1] = max(units[-1], 2)
+    net = sn.MLP(units, activations=acts, dtype=dtype, generator=int(rng.integers(0, 2**31)), criterion=criterion)
     n = int(rng.integers(1, max_n + 1))
     X = rng.standard_normal((n, units[0])).astype(dtype)
     Y = rng.standard_normal((n, units[-1])).astype(dtype)
+    if criterion == "bce":
+        Y = rng.uniform(0, 1, (n, units[-1])).astype(dtype)
+    elif criterion == "cross_entropy" and targets == "indices":
+        Y = rng.integers(0, units[-1], n)
+    elif criterion == "cross_entropy":
+        Y = rng.dirichlet(np.ones(units[-1]), n).astype(dtype)
     return net, X, Y
+
+
+CRITERION_CASES = {  # label -> (criterion, targets) of random_case
+    "mse": ("mse", None),
+    "bce": ("bce", None),
+    "cross_entropy (indices)": ("cross_entropy", "indices"),
+    "cross_entropy (probabilities)": ("cross_entropy", "probabilities"),
+}
+KINKS = {"relu", "leaky_relu"}  # central differences across a kink are wrong by design: no gradcheck there
+
+
+def lockstep_gap(net, X, Y, epochs=20, l2=0.0):
+    """max over epochs of |L_scratch - L_torch| / |L_torch| in a full-batch Adam fit, resynced every epoch."""
+    c = compare(net, X, Y, sn.Adam(net.theta, lr=0.01), epochs=epochs, resync_every=1, l2=l2)
+    return float(c.rel_gap.max())
+
+
+def ex4_case(dtype, n=30, seed=0):
+    """The issue's case: a 2-4-3 tanh/identity net, cross_entropy, standard-normal X and class indices."""
+    rng = np.random.default_rng(seed)
+    net = sn.MLP([2, 4, 3], ["tanh", "identity"], dtype=dtype, generator=seed, criterion="cross_entropy")
+    return net, rng.standard_normal((n, 2)).astype(dtype), rng.integers(0, 3, n)
 
 
 def report(trials=200, seed=0):
@@ -133,6 +178,29 @@ def report(trials=200, seed=0):
                     for steps in (1, 25):
                         errs = optimizer_errors(net.copy(), X, Y, kind, steps, **settings)
                         keep(dtype, f"{case}, {steps} steps: theta", errs["theta"])
+    # the criteria and L2, from a stream of their own (the comparisons above keep their draws)
+    rng = np.random.default_rng([seed, 1])
+    for dtype in (np.float32, np.float64):
+        net, X, Y = ex4_case(dtype)
+        for what, err in forward_loss_grad_errors(net, X, Y).items():
+            keep(dtype, f"2-4-3 tanh/identity cross_entropy: {what}", err)
+    for t in range(trials):
+        for dtype in (np.float32, np.float64):
+            for label, (criterion, targets) in CRITERION_CASES.items():
+                net, X, Y = random_case(rng, dtype, criterion=criterion, targets=targets)
+                if criterion != "mse":
+                    for what, err in forward_loss_grad_errors(net, X, Y).items():
+                        keep(dtype, f"{label}: {what}", err)
+                l2 = float(rng.uniform(0.01, 2.0))
+                errs = forward_loss_grad_errors(net, X, Y, l2=l2)
+                keep(dtype, f"{label} + l2: loss", errs["loss"])
+                keep(dtype, f"{label} + l2: grad", errs["grad"])
+                if t % 10 == 0:
+                    keep(dtype, f"{label}: 20 epochs in lockstep, loss", lockstep_gap(net.copy(), X, Y))
+                    keep(dtype, f"{label} + l2: 20 epochs in lockstep, loss", lockstep_gap(net.copy(), X, Y, l2=l2))
+                    if dtype == np.float64 and not KINKS & set(net.activations):
+                        r = sn.gradcheck(net.copy(), X, Y)
+                        keep(dtype, f"{label}: gradcheck r^j (not torch)", r.max_rel_error)
     return worst
 
 
@@ -143,9 +211,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     worst = report(args.trials, args.seed)
     whats = sorted({w for _, w in worst})
-    print(f"{'comparison':<45} {'float32':>10} {'float64':>10}")
+    rows = [("comparison", "float32", "float64")]
     for w in whats:
-        print(f"{w:<45} {worst.get(('float32', w), float('nan')):>10.2e} {worst.get(('float64', w), float('nan')):>10.2e}")
+        rows.append((w,) + tuple(f"{worst[(d, w)]:.2e}" if (d, w) in worst else "-" for d in ("float32", "float64")))
+    print(sn.table.format_table(rows))
 
 
 if __name__ == "__main__":

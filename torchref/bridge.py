@@ -19,6 +19,11 @@ MODULES = {
     "identity": nn.Identity,
 }
 NAMES = {cls: name for name, cls in MODULES.items()}
+LOSSES = {  # scratchnn's criteria (scratchnn.losses), each with torch's default mean reduction
+    "mse": nn.MSELoss,
+    "bce": nn.BCELoss,  # on the Sigmoid module's output
+    "cross_entropy": nn.CrossEntropyLoss,  # on the logits (an identity output)
+}
 
 
 def torch_dtype(dtype):
@@ -38,6 +43,25 @@ def to_torch(net):
             linear.weight.copy_(torch.from_numpy(theta[:, 1:].copy()))
         layers += [linear, MODULES[net.activations[j]]()]
     return nn.Sequential(*layers)
+
+
+def loss_function(criterion):
+    """torch's loss module for scratchnn's criterion ``criterion`` ("mse", "bce" or "cross_entropy")."""
+    if criterion not in LOSSES:
+        raise ValueError(f"criterion: expected one of {sorted(LOSSES)}, got {criterion!r}")
+    return LOSSES[criterion]()
+
+
+def torch_targets(Y):
+    """Y as torch takes it: class indices ``(n,)`` as int64 (``nn.CrossEntropyLoss``), other targets as they are."""
+    if isinstance(Y, torch.Tensor):
+        return Y
+    return torch.from_numpy(Y.astype(np.int64) if Y.ndim == 1 else Y)
+
+
+def l2_term(model, l2, n):
+    """scratchnn's L2 term in torch: λ/(2n) Σ_j ‖weight_j‖², the biases left out (Ng's ex4)."""
+    return l2 / (2 * n) * sum((m.weight * m.weight).sum() for m in linears(model))
 
 
 def linears(model):
@@ -77,13 +101,14 @@ def _structure(model):
     return lin, acts
 
 
-def from_torch(model):
-    """A scratchnn ``MLP`` with the same units, activations, dtype and parameters as ``model``."""
+def from_torch(model, criterion="mse"):
+    """A scratchnn ``MLP`` with the same units, activations, dtype and parameters as ``model``, and ``criterion``."""
     lin, acts = _structure(model)
     dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(lin[0].weight.dtype)
     if dtype is None:
         raise TypeError(f"model: expected float32 or float64 parameters, got {lin[0].weight.dtype}")
-    net = sn.MLP([lin[0].in_features] + [m.out_features for m in lin], activations=acts, dtype=dtype)
+    net = sn.MLP([lin[0].in_features] + [m.out_features for m in lin], activations=acts, dtype=dtype,
+                 criterion=criterion)
     for theta, m in zip(net.theta, lin):
         theta[:, 0] = m.bias.detach().numpy()
         theta[:, 1:] = m.weight.detach().numpy()

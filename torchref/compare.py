@@ -37,9 +37,11 @@ class Comparison:
         )
 
 
-def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, resync_every=None, engine="numpy"):
+def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, resync_every=None, engine="numpy",
+            l2=0.0):
     """Train ``net`` (in place, with scratchnn ``optimizer``) and a torch copy side by side.
 
+    Both minimise ``net.criterion`` (plus the L2 term with ``l2=λ``).
     The torch model and optimizer start from the same parameters and state.
     Returns a :class:`Comparison`; ``net`` ends with scratchnn's parameters.
     """
@@ -52,8 +54,10 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
     topt = optimizer_to_torch(optimizer, model)
     loss_s, loss_t, gap = [], [], []
     for e in range(epochs):
-        hs = sn.fit(net, X, Y, optimizer, epochs=1, batch_size=batch_size, seed=seed, engine=engine, start_epoch=e)
-        ht = torch_fit(model, X, Y, topt, epochs=1, batch_size=batch_size, seed=seed, start_epoch=e)
+        hs = sn.fit(net, X, Y, optimizer, epochs=1, batch_size=batch_size, seed=seed, engine=engine, start_epoch=e,
+                    l2=l2)
+        ht = torch_fit(model, X, Y, topt, epochs=1, batch_size=batch_size, seed=seed, start_epoch=e,
+                       criterion=net.criterion, l2=l2)
         loss_s.append(hs.loss[0])
         loss_t.append(ht.loss[0])
         gap.append(max(float(np.max(np.abs(a - b))) for a, b in zip(net.theta, theta_of(model))))

@@ -1,8 +1,9 @@
 r"""The worked example of ``scratchnn.explain``, computed by torch's autograd alone.
 
 The net is rebuilt as torch's ``nn.Sequential`` (``to_torch``) and run module by
-module, each pre-activation z^j kept with ``retain_grad()``. After
-``nn.MSELoss()(a^L, Y).backward()``:
+module, each pre-activation z^j kept with ``retain_grad()``. After the
+backward pass of torch's loss module for the net's criterion (``nn.MSELoss``,
+``nn.BCELoss`` or ``nn.CrossEntropyLoss``; see ``bridge.LOSSES``):
 
     δ^j = z^j.grad                                  (n, u^j)
     D^j = [bias.grad, weight.grad] of Linear j       (u^{j+1}, u^j + 1), bias in column 0
@@ -18,7 +19,7 @@ import scratchnn as sn
 from scratchnn.checks import check_pair
 from scratchnn.explain import Explanation
 
-from .bridge import linears, to_torch
+from .bridge import linears, loss_function, to_torch, torch_targets
 
 
 def _with_bias_unit(h):
@@ -44,8 +45,9 @@ def explain(net, X, Y):
         z_t.append(zj)
         z.append(zj.detach().numpy().copy())
         a.append(h.detach().numpy().copy() if j + 1 == net.L else _with_bias_unit(h))
-    loss = torch.nn.MSELoss()(h, torch.from_numpy(Y))
+    loss = loss_function(net.criterion)(h, torch_targets(Y))  # class indices stay indices, as torch takes them
     loss.backward()
     delta = [None] + [zj.grad.numpy().copy() for zj in z_t[1:]]
     D = [torch.cat([m.bias.grad[:, None], m.weight.grad], dim=1).numpy().copy() for m in linears(model)]
-    return Explanation(a, z, delta, D, loss.detach().numpy()[()], net.units, net.activations, net.dtype, "torch")
+    return Explanation(a, z, delta, D, loss.detach().numpy()[()], net.units, net.activations, net.dtype, "torch",
+                       net.criterion)

@@ -12,12 +12,11 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 import scratchnn as sn
 from scratchnn.train import check_loop_args
 
-from .bridge import linears
+from .bridge import l2_term, linears, loss_function, torch_targets
 
 
 def _as_tensor(name, A, dtype, columns):
@@ -27,42 +26,57 @@ def _as_tensor(name, A, dtype, columns):
     return torch.from_numpy(A)
 
 
-def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, start_epoch=0):
+def _as_targets(name, Y, dtype, columns, criterion):
+    """Targets checked as scratchnn checks them for ``criterion``, as torch takes them (class indices int64)."""
+    if isinstance(Y, torch.Tensor):
+        Y = Y.detach().numpy()
+    sn.losses.get(criterion).targets(name, Y, np.dtype(dtype), columns)
+    return torch_targets(Y)
+
+
+def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, start_epoch=0,
+        criterion="mse", l2=0.0):
     """Train a torch ``nn.Sequential`` like ``scratchnn.fit``; returns a ``scratchnn.History``.
 
     ``optimizer`` defaults to ``torch.optim.Adam(model.parameters(), lr=0.015)``.
-    X, Y are arrays (or tensors) of the model's dtype. Raises
-    ``scratchnn.DivergenceError`` at the first non-finite loss.
+    X, Y are arrays (or tensors) of the model's dtype; Y the targets ``criterion`` takes
+    (class indices for ``"cross_entropy"`` become int64). ``criterion`` is scratchnn's name:
+    ``nn.MSELoss``, ``nn.BCELoss`` or ``nn.CrossEntropyLoss``. ``l2=λ`` adds
+    λ/(2n) Σ_j ‖weight_j‖² (n the training points, biases left out) to every batch's loss, as
+    ``scratchnn.fit``. Raises ``scratchnn.DivergenceError`` at the first non-finite loss.
     """
     lin = linears(model)
     if not lin:
         raise ValueError("model: expected an nn.Sequential with at least one nn.Linear")
     dtype = {torch.float32: np.float32, torch.float64: np.float64}[lin[0].weight.dtype]
     X = _as_tensor("X", X, dtype, lin[0].in_features)
-    Y = _as_tensor("Y", Y, dtype, lin[-1].out_features)
+    Y = _as_targets("Y", Y, dtype, lin[-1].out_features, criterion)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X, Y: expected the same number of rows, got {X.shape[0]} and {Y.shape[0]}")
     epochs, batch_size = check_loop_args(epochs, batch_size, seed, start_epoch)
+    l2 = sn.checks.check_real("l2", l2, low=0.0)
     if validation is not None:
         Xv = _as_tensor("validation[0]", validation[0], dtype, lin[0].in_features)
-        Yv = _as_tensor("validation[1]", validation[1], dtype, lin[-1].out_features)
+        Yv = _as_targets("validation[1]", validation[1], dtype, lin[-1].out_features, criterion)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.015)
-    loss_function = nn.MSELoss()
+    criterion_module = loss_function(criterion)
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
     start = time.perf_counter()
     for epoch in range(epochs):
         if validation is not None:
             with torch.no_grad():
-                val_loss = loss_function(model(Xv), Yv).item()
+                val_loss = criterion_module(model(Xv), Yv).item()
         epoch_loss = 0.0
         for idx in sn.batches(n, batch_size, seed, start_epoch + epoch):
             if batch_size is not None:
                 idx = torch.from_numpy(idx)
             pred_y = model(X[idx])
             optimizer.zero_grad()
-            loss = loss_function(pred_y, Y[idx])
+            loss = criterion_module(pred_y, Y[idx])
+            if l2:
+                loss = loss + l2_term(model, l2, n)
             epoch_loss += loss.item() * (1.0 if batch_size is None else len(idx) / n)
             if not np.isfinite(epoch_loss):
                 history = sn.History(losses, val_losses, "torch", time.perf_counter() - start)

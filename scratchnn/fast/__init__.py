@@ -15,22 +15,22 @@ Modules: ``elementwise`` (vectorizable activations g, g' and exp), ``kernels``
 """
 
 
-def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch):
+def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
     """See :func:`scratchnn.fast.engine.fit`."""
     from .engine import fit as _fit
 
-    return _fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
+    return _fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
 
 
-def loss_and_grad(net, X, Y):
-    """``(L, D)``: the MSE loss and the gradients D^j = dL/dtheta^j, as ``net.loss_and_grad(X, Y)``."""
+def loss_and_grad(net, X, Y, l2=0.0):
+    """``(L, D)``: the loss (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j, as ``net.loss_and_grad(X, Y, l2)``."""
     from .engine import loss_and_grad as _loss_and_grad
 
-    return _loss_and_grad(net, X, Y)
+    return _loss_and_grad(net, X, Y, l2=l2)
 
 
-def loss(net, X, Y):
-    """L = mean((a^L - Y)^2), the forward pass only, as ``net.loss(X, Y)``."""
+def loss(net, X, Y, l2=0.0):
+    """𝓛, the forward pass only, as ``net.loss(X, Y, l2)``."""
     from .engine import loss_and_grad as _loss_and_grad
 
-    return _loss_and_grad(net, X, Y, backward=False)[0]
+    return _loss_and_grad(net, X, Y, backward=False, l2=l2)[0]

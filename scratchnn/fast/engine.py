@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..checks import check_pair
+from ..checks import check_pair, check_real
 from ..optimizers import SGD, Adam
 from ..train import History, epoch_order
 from . import kernels as K
@@ -25,6 +25,7 @@ GROUPS = 4  # chunks are summed in this many groups (in parallel when the batch 
 PARALLEL_MIN_WORK = 1 << 21  # batches with n x (number of parameters) >= this use threads; below, threads cost more
 BLAS_MIN = 256  # a layer with (u^j + 1) u^{j+1} >= BLAS_MIN entries uses BLAS, smaller ones fused loops
 ORDER_BUDGET = 1 << 22  # at most this many minibatch indices are drawn ahead (epochs x n)
+CRITERIA = {"mse": K.MSE, "bce": K.BCE, "cross_entropy": K.CROSS_ENTROPY}  # the criteria the kernels compute
 
 
 def uses_blas(u_in, u_out):
@@ -32,13 +33,24 @@ def uses_blas(u_in, u_out):
     return (u_in + 1) * u_out >= BLAS_MIN
 
 
+def criterion_code(net):
+    """The kernels' code for ``net.criterion``; a criterion they do not compute is refused, never replaced."""
+    if net.criterion not in CRITERIA:
+        raise ValueError(
+            f"criterion: the numba engine computes {sorted(CRITERIA)}, not {net.criterion!r}; "
+            f"train this net with engine='numpy'"
+        )
+    return CRITERIA[net.criterion]
+
+
 def _net_tuple(net, theta_flat):
-    """(units, activation codes, BLAS flags, theta offsets, flat theta) for the kernels."""
+    """(units, activation codes, BLAS flags, theta offsets, flat theta, criterion code) for the kernels."""
+    criterion = criterion_code(net)
     units = np.asarray(net.units, dtype=np.int64)
     acts = np.asarray([CODES[name] for name in net.activations], dtype=np.int64)
     blas = np.asarray([uses_blas(net.units[j], net.units[j + 1]) for j in range(net.L)], dtype=np.bool_)
     theta_off = np.concatenate([[0], np.cumsum([t.size for t in net.theta])]).astype(np.int64)
-    return units, acts, blas, theta_off, theta_flat
+    return units, acts, blas, theta_off, theta_flat, criterion
 
 
 def _flat(arrays, dtype):
@@ -145,8 +157,9 @@ def _write_back(net, opt, theta_flat, o):
         _unflat(o[7], opt.b)
 
 
-def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch):
-    """The training loop of :func:`scratchnn.fit`, compiled; arguments already checked there.
+def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
+    """The training loop of :func:`scratchnn.fit`, compiled; arguments already checked there
+    (Y and the validation targets as the criterion's ``(n, u^L)`` arrays; ``l2`` is λ).
 
     Same semantics as the NumPy engine (see :mod:`scratchnn.train`); theta and the
     optimizer state are updated in place. Returns a :class:`~scratchnn.train.History`
@@ -176,7 +189,7 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch)
         else:
             orders = np.stack([epoch_order(n, seed, start_epoch + done + e) for e in range(E)]).astype(np.int64)
         loss_e, val_e = np.empty(E), np.empty(E if validation is not None else 0)
-        args = (net_t, XT, YT, XvT, YvT, orders, bs, ctx, opt_t, loss_e, val_e)
+        args = (net_t, XT, YT, XvT, YvT, orders, bs, ctx, opt_t, loss_e, val_e, l2 / n)
         compile_seconds += _compile(K.fit_epochs, args, dtype)
         with _blas_single_threaded(net_t[2].any()):
             completed = K.fit_epochs(*args)
@@ -218,15 +231,16 @@ def _blas_single_threaded(uses_blas):
 _CONTROLLER = None
 
 
-def prepare_loss_and_grad(net, X, Y, backward=True):
+def prepare_loss_and_grad(net, X, Y, backward=True, l2=0.0):
     """A function of no arguments that returns ``(L, D)`` for the data, packed once (for :func:`loss_and_grad` and timing).
 
-    theta is read when prepared: the function keeps evaluating at those parameters.
+    Y: the criterion's ``(n, u^L)`` targets. theta is read when prepared: the function keeps
+    evaluating at those parameters.
     """
     n = X.shape[0]
     net_t = _net_tuple(net, _flat(net.theta, net.dtype))
     D = np.zeros(net.n_parameters, net.dtype)
-    args = (net_t, _transposed(X), _transposed(Y), np.empty(0, np.int64), n, _context(net, n), D, backward)
+    args = (net_t, _transposed(X), _transposed(Y), np.empty(0, np.int64), n, _context(net, n), D, backward, l2 / n)
     offsets = net_t[3]
     blas = net_t[2].any()
 
@@ -238,10 +252,12 @@ def prepare_loss_and_grad(net, X, Y, backward=True):
     return run
 
 
-def loss_and_grad(net, X, Y, backward=True):
-    """``(L, D)`` as :meth:`scratchnn.MLP.loss_and_grad`: the MSE loss and D^j = dL/dtheta^j, compiled.
+def loss_and_grad(net, X, Y, backward=True, l2=0.0):
+    """``(L, D)`` as :meth:`scratchnn.MLP.loss_and_grad`: the loss (the net's criterion, plus the
+    L2 term with ``l2=λ``) and D^j = ∂𝓛/∂θ^j, compiled.
 
     With ``backward=False`` only the forward pass and the loss run (D is then zeros).
     """
-    check_pair(X, Y, net)
-    return prepare_loss_and_grad(net, X, Y, backward)()
+    Y = check_pair(X, Y, net)  # the criterion's (n, u^L) targets: class indices become one-hot rows
+    l2 = check_real("l2", l2, low=0.0)
+    return prepare_loss_and_grad(net, X, Y, backward, l2)()

@@ -38,6 +38,14 @@ are vectorized in lanes whose order the compiler fixes for the machine: results 
 bit-identical run to run on one machine, and may differ in the last bits on a CPU
 with other vector widths.
 
+Criteria
+--------
+``net[5]`` names the criterion (``MSE``, ``BCE``, ``CROSS_ENTROPY``; see :mod:`scratchnn.losses`).
+``squared_error``, ``binary_cross_entropy`` and ``softmax_cross_entropy`` sit side by
+side: each returns a chunk's loss sum and writes δ^L in its derived form
+((2/N)(a^L - y) ⊙ g_L'(z^L), (a^L - y)/N, (softmax(z^L) - y)/n); ``l2_term`` adds the
+L2 penalty of Ng's ex4 to a batch's loss and gradients.
+
 Scalars are cast to the arrays' dtype (``dtype.type(c)``), so float32 stays float32.
 """
 
@@ -46,11 +54,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .elementwise import JIT, g_row, g_rows, times_g_prime, times_g_prime_row
+from .elementwise import JIT, g_row, g_rows, times_g_prime, times_g_prime_row, vexp
 
 REDUCE = dict(JIT, fastmath={"contract", "reassoc"})  # a reduction may be reordered into vector lanes
 
 ADAM, SGD = 0, 1
+MSE, BCE, CROSS_ENTROPY = 0, 1, 2  # the criteria of scratchnn.losses
 
 
 @njit(**JIT)
@@ -128,6 +137,88 @@ def sum_of_squares(R):
     return acc
 
 
+# ------------------------------------------------------- the criteria: a chunk's loss and delta^L
+@njit(**JIT)
+def squared_error(AL, Y, delta, scale, backward):
+    """Σ_si (a_si - y_si)² and, when ``backward``, delta = scale (a^L - y), scale = 2/N (mse; g_L' comes after)."""
+    for s in range(AL.shape[0]):
+        r, a, y = delta[s], AL[s], Y[s]  # (m,)
+        for i in range(r.size):
+            r[i] = a[i] - y[i]
+    loss_sum = sum_of_squares(delta)
+    if backward:
+        for s in range(delta.shape[0]):
+            r = delta[s]  # (m,)
+            for i in range(r.size):
+                r[i] *= scale
+    return loss_sum
+
+
+@njit(**JIT)
+def binary_cross_entropy(ZL, AL, Y, delta, scale, backward):
+    """Σ_si softplus(z_si) - y_si z_si and, when ``backward``, delta = scale (a^L - y), scale = 1/N (bce).
+
+    softplus(z) = max(z, 0) + log(1 + e^{-|z|}): the loss of a = σ(z) from z, no log(0) where σ saturates.
+    """
+    zero = ZL.dtype.type(0)
+    loss_sum = zero
+    for s in range(ZL.shape[0]):
+        z, y = ZL[s], Y[s]  # (m,)
+        for i in range(z.size):
+            loss_sum += (z[i] if z[i] > zero else zero) - y[i] * z[i] + math.log1p(vexp(-abs(z[i])))
+        if backward:
+            a, d = AL[s], delta[s]  # (m,)
+            for i in range(d.size):
+                d[i] = (a[i] - y[i]) * scale
+    return loss_sum
+
+
+@njit(**JIT)
+def softmax_cross_entropy(ZL, Y, delta, scale, backward):
+    """Σ_i Σ_s -y_si log softmax(z_i)_s and, when ``backward``, delta = scale (softmax(z^L) - y), scale = 1/n.
+
+    One point (column i) at a time: m = max_s z_si, e_s = e^{z_si - m} (no overflow),
+    log softmax(z_i)_s = (z_si - m) - log Σ_k e_k (torch's order).
+    """
+    T = ZL.dtype.type
+    loss_sum = T(0)
+    for i in range(ZL.shape[1]):
+        m = ZL[0, i]
+        for s in range(1, ZL.shape[0]):
+            m = ZL[s, i] if ZL[s, i] > m else m
+        total = T(0)
+        for s in range(ZL.shape[0]):
+            total += vexp(ZL[s, i] - m)
+        log_total = math.log(total)
+        for s in range(ZL.shape[0]):
+            loss_sum -= Y[s, i] * ((ZL[s, i] - m) - log_total)
+        if backward:
+            for s in range(ZL.shape[0]):
+                delta[s, i] = (vexp(ZL[s, i] - m) / total - Y[s, i]) * scale
+    return loss_sum
+
+
+@njit(**JIT)
+def l2_term(net, l2_n, D, backward):
+    """λ/(2n) Σ_j ‖θ^j[:, 1:]‖² and, when ``backward``, D^j[:, 1:] += (λ/n) θ^j[:, 1:]; ``l2_n`` = λ/n.
+
+    Column 0 of θ^j, the bias, is not penalised (Ng's ex4).
+    """
+    units, theta_off, theta = net[0], net[3], net[4]
+    T = theta.dtype.type
+    c = T(l2_n)
+    squares = T(0)
+    for j in range(units.size - 1):
+        th = view(theta, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        Dj = view(D, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        for s in range(th.shape[0]):
+            for k in range(1, th.shape[1]):
+                squares += th[s, k] * th[s, k]
+                if backward:
+                    Dj[s, k] += c * th[s, k]
+    return T(l2_n / 2) * squares
+
+
 @njit(**JIT)
 def gather(x, order, i0, out):
     """out_i = x[order[i0 + i]] (a minibatch's rows), or x[i0 + i] when ``order`` is empty (the full batch)."""
@@ -143,14 +234,14 @@ def gather(x, order, i0, out):
 def chunk_loss_grad(net, XT, YT, order, i0, i1, work, plan, D, scale, backward):
     """Forward (and backward) over points ``i0 <= i < i1`` of the batch.
 
-    ``net = (units, acts, blas, theta_off, theta)``: the widths u^j, the
-    activation codes, the BLAS choice per layer, and theta^j stored flat from
-    ``theta_off[j]``. ``order`` maps batch position to data row (empty: the
+    ``net = (units, acts, blas, theta_off, theta, criterion)``: the widths u^j, the
+    activation codes, the BLAS choice per layer, theta^j stored flat from
+    ``theta_off[j]``, and the criterion's code. ``order`` maps batch position to data row (empty: the
     identity). ``plan`` holds the offsets of A^j, Z^j, delta^j, Y and a scratch
-    matrix in ``work``. Adds D^j (scaled by ``scale`` = 2/N through delta^L) to ``D``
-    when ``backward``; returns the chunk's sum of squared residuals.
+    matrix in ``work``. Adds D^j (scaled by ``scale`` through delta^L) to ``D``
+    when ``backward``; returns the chunk's loss sum (before the mean).
     """
-    units, acts, blas, theta_off, theta = net
+    units, acts, blas, theta_off, theta, criterion = net
     a_off, z_off, d_off, y_off, tmp_off = plan
     L = units.size - 1
     m = i1 - i0
@@ -181,23 +272,20 @@ def chunk_loss_grad(net, XT, YT, order, i0, i1, work, plan, D, scale, backward):
         else:
             forward_small(th, A, Z, acts[j], H)
 
-    # the loss: residual R = a^L - y, sum of R^2
+    # the loss and, backward through it and g_L, delta^L in the criterion's derived form
     AL = view(work, a_off[L], units[L], m)  # (u^L, m)
+    ZL = view(work, z_off[L], units[L], m)  # (u^L, m)
     delta = view(work, d_off[L] + m, units[L], m)  # (u^L, m)
-    for s in range(units[L]):
-        r, a, y = delta[s], AL[s], Yc[s]  # (m,)
-        for i in range(m):
-            r[i] = a[i] - y[i]
-    loss_sum = sum_of_squares(delta)
+    if criterion == MSE:  # delta^L = (2/N)(a^L - y) * g_L'(z^L)
+        loss_sum = squared_error(AL, Yc, delta, scale, backward)
+        if backward:
+            times_g_prime(acts[L - 1], ZL, AL, delta)
+    elif criterion == BCE:  # delta^L = (a^L - y)/N
+        loss_sum = binary_cross_entropy(ZL, AL, Yc, delta, scale, backward)
+    else:  # delta^L = (softmax(z^L) - y)/n
+        loss_sum = softmax_cross_entropy(ZL, Yc, delta, scale, backward)
     if not backward:
         return loss_sum
-
-    # backward through the loss and g_L: delta^L = (2/N)(a^L - y) * g_L'(z^L)
-    for s in range(units[L]):
-        r = delta[s]  # (m,)
-        for i in range(m):
-            r[i] *= scale
-    times_g_prime(acts[L - 1], view(work, z_off[L], units[L], m), AL, delta)
     for j in range(L - 1, -1, -1):
         th = view(theta, theta_off[j], units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
         A = view(work, a_off[j], units[j] + 1, m)  # (u^j + 1, m)
@@ -250,17 +338,19 @@ def groups_parallel(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, 
 
 
 @njit(**JIT)
-def batch_loss_grad(net, XT, YT, order, nb, ctx, D, backward):
-    """L = mean((a^L - y)^2) over the batch and, when ``backward``, D^j = dL/dtheta^j into ``D`` (flat).
+def batch_loss_grad(net, XT, YT, order, nb, ctx, D, backward, l2_n):
+    """𝓛 over the batch and, when ``backward``, D^j = ∂𝓛/∂θ^j into ``D`` (flat).
 
+    𝓛 is the net's criterion, a mean over the N = nb u^L entries (mse, bce) or the
+    N = nb points (cross_entropy), plus the L2 term when ``l2_n`` = λ/n is not 0.
     ``ctx = (chunk, max_groups, parallel_min_work, works, plan, Dparts, loss_sums)``: groups run
     in threads when ``nb`` times the number of parameters reaches ``parallel_min_work``.
     """
     chunk, max_groups, parallel_min_work, works, plan, Dparts, loss_sums = ctx
     units = net[0]
     T = net[4].dtype.type
-    N = nb * units[units.size - 1]
-    scale = T(2.0 / N)  # 2/N rounded to the dtype, as torch and mse_grad do
+    N = nb if net[5] == CROSS_ENTROPY else nb * units[units.size - 1]
+    scale = T(2.0 / N) if net[5] == MSE else T(1.0 / N)  # rounded to the dtype, as torch and scratchnn.losses do
     groups = min(max_groups, (nb + chunk - 1) // chunk)
     if nb * net[4].size >= parallel_min_work:
         groups_parallel(groups, chunk, net, XT, YT, order, nb, works, plan, Dparts, scale, backward, loss_sums)
@@ -273,7 +363,10 @@ def batch_loss_grad(net, XT, YT, order, nb, ctx, D, backward):
         D[:] = Dparts[0]
         for g in range(1, groups):
             D += Dparts[g]
-    return loss_sum / T(N)
+    loss = loss_sum / T(N)
+    if l2_n != 0:
+        loss += l2_term(net, l2_n, D, backward)
+    return loss
 
 
 # ------------------------------------------------------------------------- optimizers
@@ -321,8 +414,10 @@ def optimizer_step(kind, hyper, t, theta, D, m, v, v_max, b):
 
 # ------------------------------------------------------------------------- epochs
 @njit(**JIT)
-def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_losses):
+def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_losses, l2_n):
     """Epochs e = 0 .. len(losses)-1 of the training loop (see :mod:`scratchnn.train`).
+
+    ``l2_n`` = λ/n (n the training points) adds the L2 term to every batch; the validation loss has none.
 
     ``orders[e]`` is epoch e's visiting order (empty rows: full batch);
     ``opt = (kind, hyper, t, D, m, v, v_max, b)`` with ``t`` a 1-element array
@@ -337,10 +432,10 @@ def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_
     no_order = np.empty(0, np.int64)
     for e in range(losses.size):
         if XvT.shape[1] > 0:
-            val_losses[e] = batch_loss_grad(net, XvT, YvT, no_order, XvT.shape[1], ctx, D, False)
+            val_losses[e] = batch_loss_grad(net, XvT, YvT, no_order, XvT.shape[1], ctx, D, False, 0.0)
         epoch_loss = 0.0
         if orders.shape[1] == 0:  # full batch
-            epoch_loss = float(batch_loss_grad(net, XT, YT, no_order, n, ctx, D, True))
+            epoch_loss = float(batch_loss_grad(net, XT, YT, no_order, n, ctx, D, True, l2_n))
             if not np.isfinite(epoch_loss):
                 return e
             t[0] += 1
@@ -348,7 +443,7 @@ def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_
         else:
             for k0 in range(0, n, batch_size):
                 nb = min(batch_size, n - k0)
-                loss = batch_loss_grad(net, XT, YT, orders[e, k0 : k0 + nb], nb, ctx, D, True)
+                loss = batch_loss_grad(net, XT, YT, orders[e, k0 : k0 + nb], nb, ctx, D, True, l2_n)
                 epoch_loss += float(loss) * (nb / n)
                 if not np.isfinite(epoch_loss):
                     return e

@@ -1,0 +1,69 @@
+"""``scratchnn play``: the workshop's MLP retrained and redrawn at every change of a widget, torch beside it.
+
+    scratchnn play [--port 5006] [--no-browser]       serve the page on localhost
+
+In Jupyter: ``scratchnn.play.app()`` returns the page (a Panel object), ``scratchnn.play.show()``
+displays it. Needs Panel: ``pip install 'scratchnn[play]'``.
+
+Modules: ``session`` (settings in, a trained run out; no widgets), ``views`` (the run's figures,
+all from :mod:`scratchnn.plots`), ``page`` (the Panel widgets wired to both), ``screenshot`` (the
+served page in headless Chromium, for the README and the browser tests). Importing this package
+imports neither Panel nor torch.
+"""
+
+INSTALL = "pip install 'scratchnn[play]'"
+
+
+def _panel():
+    """The ``panel`` module, or an ImportError that says which extra to install."""
+    try:
+        import panel
+    except ImportError:
+        raise ImportError(f"scratchnn play needs Panel, which is not installed: {INSTALL}") from None
+    return panel
+
+
+def app():
+    """A new playground page (a Panel object: the controls beside the figures)."""
+    _panel()
+    from .page import Playground
+
+    return Playground().layout
+
+
+def show():
+    """Display a playground page in Jupyter (loads Panel's notebook extension first)."""
+    pn = _panel()
+    from IPython.display import display
+
+    pn.extension()
+    display(app())
+
+
+def warm_up():
+    """Compile (or load from numba's cache) the numba engine for the page's first run."""
+    from . import session
+
+    session.Session().run(session.Settings(epochs=10))
+
+
+def serve(port=5006, open_browser=True, address="127.0.0.1"):
+    """Serve the playground at ``http://localhost:port`` until Ctrl-C; each browser tab gets its own page.
+
+    Every script and style comes from the local Bokeh and Panel packages: the page works offline.
+    """
+    pn = _panel()
+    from .page import Playground
+
+    print("scratchnn play: loading the numba engine (its first use compiles it, up to a minute)", flush=True)
+    warm_up()
+
+    def page():
+        playground = Playground()
+        pn.state.on_session_destroyed(lambda context: playground.close())
+        return playground.layout
+
+    origins = [f"localhost:{port}", f"127.0.0.1:{port}"]
+    print(f"scratchnn play: serving on http://localhost:{port} (Ctrl-C to stop)", flush=True)
+    pn.serve(page, port=port, address=address, websocket_origin=origins, show=open_browser,
+             title="scratchnn play", verbose=False)

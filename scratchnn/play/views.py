@@ -1,0 +1,84 @@
+"""What the playground shows of a :class:`~.session.Run`: the figures of :mod:`scratchnn.plots` and a few lines of text.
+
+No widgets here, and no mathematics: every figure is one of ``plots``' functions, every number
+comes from the run (the engine computed it).
+"""
+
+import io
+
+from .. import plots
+from .. import workshop as ws
+from ..metrics import accuracy
+
+VIEWS = ("data", "loss", "theta", "delta", "gap")  # in the order the page draws them
+DPI = 80
+SIZES = {"data": (6, 4), "loss": (6, 4), "delta": (6, 3.6), "gap": (4.6, 3.6)}  # inches; the others keep theirs
+
+
+def label(run):
+    """``"1-5-5-1 tanh"``: the net, as the views name it."""
+    return f"{ws.units_label(run.net.units)} {run.settings.activation}"
+
+
+def figures(run):
+    """One matplotlib Figure per view of ``run`` (``VIEWS``; "gap" only with the torch comparison)."""
+    s, net, name = run.settings, run.net, ws.units_label(run.net.units)
+    torch_net, torch_loss = run.torch_net(), run.torch_loss
+    if s.data == "workshop":
+        predictions = {f"{name} scratch": net.forward(run.X_show)}
+        if torch_net is not None:
+            predictions[f"{name} torch"] = torch_net.forward(run.X_show)
+        data = plots.predictions_figure(run.X, run.Y, run.X_show, predictions)
+    else:
+        nets = {"scratchnn": net, "torch": torch_net}
+        panels = {f"{engine}, test accuracy {accuracy(n, run.X_show, run.y_show):.0%}": (n, run.X_show, run.y_show)
+                  for engine, n in nets.items() if n is not None}  # the test points, coloured by their class
+        data = plots.decision_boundary_figure(panels, columns=2, resolution=80)
+    curves = {f"{name} scratch ({s.engine})": run.loss}
+    if torch_loss is not None:
+        curves[f"{name} torch"] = torch_loss
+    optimizer = f"{s.optimizer if s.optimizer != 'momentum' else 'sgd, momentum'} lr {s.lr:g}"
+    result = {
+        "data": data,
+        "loss": plots.loss_figure(curves, title=f"{label(run)}, {optimizer}", ylabel=f"{net.criterion} loss"),
+        "theta": plots.theta_figure(net.theta),
+        "delta": plots.delta_norm_figure(run.delta_epochs, run.delta, title="the error δ^j of each layer"),
+    }
+    if torch_loss is not None and len(torch_loss):
+        result["gap"] = plots.gap_figure({name: {"free-running": ws.relative_gap(run.loss, torch_loss)}})
+    for view, fig in result.items():
+        if view in SIZES and (view != "data" or s.data == "workshop"):
+            fig.set_size_inches(*SIZES[view])
+    return result
+
+
+def png(fig, dpi=DPI):
+    """``fig`` as PNG bytes, as the page shows it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def summary(run):
+    """One line: the net, the epochs trained, the last loss (and torch's, and the accuracy).
+
+    "final loss" once the run has ended; "loss at epoch e" while it trains (a streamed view).
+    """
+    s, net = run.settings, run.net
+    if not run.epochs:
+        return f"{label(run)}: no epoch trained"
+    if run.status == "running":
+        text = f"{label(run)}, {s.dtype}, training: loss at epoch {run.epochs - 1} {run.loss[-1]:.4e}"
+    else:
+        text = f"{label(run)}, {s.dtype}, {run.epochs} epochs in {run.seconds:.2f} s: final loss {run.loss[-1]:.4e}"
+    torch_loss = run.torch_loss
+    if torch_loss is not None and len(torch_loss):
+        text += f" (torch {torch_loss[-1]:.4e})"
+    if s.data != "workshop" and run.epochs:
+        text += f", test accuracy {accuracy(net, run.X_show, run.y_show):.1%}"
+    return text
+
+
+def shapes(run):
+    """``"θ^0: 5 × 2, θ^1: 5 × 6, θ^2: 1 × 6"``: the shape u^{j+1} × (u^j + 1) of each θ^j."""
+    return ", ".join(f"θ^{j}: {t.shape[0]} × {t.shape[1]}" for j, t in enumerate(run.net.theta))
