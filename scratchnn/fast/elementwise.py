@@ -6,14 +6,20 @@ arithmetic (multiply-adds, one division, selects, one integer shift), which
 LLVM turns into packed AVX2 instructions. What ``inspect_asm`` of ``g_rows``
 shows (AMD EPYC, AVX2 + FMA): float32 tanh, 8 lanes per ``ymm``: ``vfmadd213ps``,
 ``vmulps``, ``vdivps``, ``vmaxps``, ``vcmpltps`` + ``vblendvps`` for the selects;
-float64 tanh and sigmoid, 4 lanes: ``vfmadd213pd``/``vfmadd231pd``, ``vdivpd``,
+float64 tanh and sigmoid, 4 lanes: ``vmulpd``, ``vaddpd``, ``vdivpd``,
 ``vblendvpd``, and ``vcvttpd2dq``, ``vpaddq``, ``vpsllq`` building 2^k; no call
 to ``tanh``/``exp``. (AVX2 has no packed double -> int64 conversion, so 2^k goes
 through int32; through int64 LLVM scalarized that step.)
 ``tests/test_fast_elementwise.py`` checks the packed instructions and the absence of calls.
 
+Every operation rounds as written: ``a * b + c`` is a multiply and an add (no
+fastmath ``contract``), and a fused multiply-add is an explicit :func:`fma` (float32
+tanh's rational only), so the compiled code gives the same bits wherever numba
+puts it (see ``JIT`` below).
+
 tanh, float32 (Eigen's ``generic_fast_tanh_float``: a 13/6-degree odd/even rational)
     tanh x ~= x p(x^2) / q(x^2) on |x| <= c = 7.99881172 (where it reaches 1),
+    p and q by Horner's rule in fused multiply-adds, as Eigen evaluates them,
     tanh x = x for |x| < 4e-4 (better than the rational as x -> 0).
     Measured against ``np.tanh``: at most 4 ulp, near |x| = 8 where it saturates early
     (np.tanh reaches 1 only at |x| = 9.01); elsewhere 2.
@@ -47,10 +53,14 @@ from ..activations import LEAKY_SLOPE
 TANH, SIGMOID, RELU, LEAKY_RELU, IDENTITY = 0, 1, 2, 3, 4
 CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU, "leaky_relu": LEAKY_RELU, "identity": IDENTITY}
 
-# error_model="numpy": a float division is not a branch (the default one blocks vectorization);
-# contract: a * b + c may become one fused multiply-add.
-JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-INLINE = dict(nogil=True, error_model="numpy", fastmath={"contract"})  # inlined where used, never cached alone
+# error_model="numpy": a float division is not a branch (the default one blocks vectorization).
+# No fastmath "contract": numba links a copy of every callee into each caller, and which copy
+# runs depends on whether the caller was compiled in this process (the callee's own code) or
+# loaded from the cache (the caller's copy, optimized again there). With contraction the copies
+# fused different products (Adam's beta2 v + (1 - beta2) g^2: either one), so a fit gave other
+# bits from the cache than fresh; tests/test_fast_determinism.py holds the two equal.
+JIT = dict(cache=True, nogil=True, error_model="numpy")
+INLINE = dict(nogil=True, error_model="numpy")  # inlined where used, never cached alone
 
 f32 = np.float32
 
@@ -72,6 +82,22 @@ def _pow2(typingctx, k):
         return builder.bitcast(bits, context.get_value_type(sig.return_type))
 
     return k(k), codegen
+
+
+# ------------------------------------------------------------ a b + c, rounded once
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a b + c rounded once (``llvm.fma``): fused wherever the code lands, the same bits in every copy.
+
+    One instruction on a CPU with FMA (``vfmadd``); without, LLVM calls libm's ``fma``, exact but slow.
+    """
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
 
 
 # ----------------------------------------------------------- expm1 and exp, per dtype
@@ -169,8 +195,9 @@ def _vtanh(x):
             c = clamp if x > clamp else x
             c = -clamp if c < -clamp else c
             x2 = c * c
-            p = c * (a1 + x2 * (a3 + x2 * (a5 + x2 * (a7 + x2 * (a9 + x2 * (a11 + x2 * a13))))))
-            q = b0 + x2 * (b2 + x2 * (b4 + x2 * b6))
+            # Horner's rule with one fused multiply-add a step, as Eigen (pmadd): the clamp reaches 1 exactly
+            p = c * fma(x2, fma(x2, fma(x2, fma(x2, fma(x2, fma(x2, a13, a11), a9), a7), a5), a3), a1)
+            q = fma(x2, fma(x2, fma(x2, b6, b4), b2), b0)
             return x if abs(x) < tiny else p / q
 
         return impl32

@@ -35,8 +35,11 @@ of parameters at least ``engine.PARALLEL_MIN_WORK``) run the groups in parallel
 (``prange``); BLAS runs at one thread inside every kernel (``engine`` limits it),
 so it adds no dependence on threads either. Reductions (``dot``, ``sum_of_squares``)
 are vectorized in lanes whose order the compiler fixes for the machine: results are
-bit-identical run to run on one machine, and may differ in the last bits on a CPU
-with other vector widths.
+bit-identical run to run on one machine, whether the kernels were compiled in the
+process or loaded from numba's cache, and may differ in the last bits on a CPU
+with other vector widths. Every other operation rounds as written (no fused
+multiply-add but the explicit ones in float32 tanh; see ``elementwise.JIT``), so
+``optimizer_step`` gives the NumPy engine's bits for the same gradient.
 
 Criteria
 --------
@@ -56,7 +59,10 @@ from numba import njit, prange
 
 from .elementwise import JIT, g_row, g_rows, times_g_prime, times_g_prime_row, vexp
 
-REDUCE = dict(JIT, fastmath={"contract", "reassoc"})  # a reduction may be reordered into vector lanes
+# A reduction may be reordered into vector lanes (reassoc); the loop vectorizer chooses the lanes when
+# the function is first optimized and leaves a vectorized loop alone after, so every copy of it sums
+# alike (tests/test_fast_determinism.py: fresh and cached kernels, bit for bit).
+REDUCE = dict(JIT, fastmath={"reassoc"})
 
 ADAM, SGD = 0, 1
 MSE, BCE, CROSS_ENTROPY = 0, 1, 2  # the criteria of scratchnn.losses
