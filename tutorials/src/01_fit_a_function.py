@@ -22,7 +22,7 @@ import scratchnn as sn
 from scratchnn import plots, workshop
 import torchref
 
-torch.set_num_threads(1)  # these nets are tiny: a second thread only adds synchronisation (tutorial 6)
+torch.set_num_threads(1)  # one thread, as the bench pins it: on these tiny nets a second buys little (tutorial 6)
 # %% [markdown]
 # ## Reproducibility
 # The notebook seeds torch and NumPy with 10. scratchnn does not need torch for its seed:
@@ -179,8 +179,8 @@ plots.loss_figure(curves, title=f"Learning rate {learning_rate}")
 # **How much do you think each hyperparameter will affect the quality of the model?** Measured
 # (`scratchnn sweep`, `scratchnn fit`): the architecture and the learning rate matter most — at 1000
 # epochs the final losses of the three models span two orders of magnitude (1-5-1 ≈ 2·10⁻², 1-10-1
-# ≈ 2·10⁻³, 1-5-5-1 ≈ 2·10⁻⁴); the seed alone moves a model's final loss by up to two orders of
-# magnitude (`scratchnn sweep`: 1-5-5-1 at lr 0.015 ends between 3.7·10⁻⁵ and 1.0·10⁻² over five
+# ≈ 2·10⁻³, 1-5-5-1 ≈ 2·10⁻⁴); the seed alone moves a model's final loss by more than two orders of
+# magnitude (`scratchnn sweep`: 1-5-5-1 at lr 0.015 ends between about 4·10⁻⁵ and 1·10⁻² over five
 # seeds); the number of epochs keeps helping (5000 epochs: 1-5-1 ≈ 3·10⁻⁴).
 #
 # ## 6. Test the trained model
@@ -210,13 +210,14 @@ plots.predictions_figure(X, Y, x_test, preds)
 #
 # ## 7. Play with the notebook — one command each
 # Every suggestion is a `scratchnn fit` command (add `--compare-torch` to train torch beside it and
-# `--out DIR` for the figures). What they showed when we ran them (float32, numpy engine):
+# `--out DIR` for the figures). What they showed when we ran them (float32, the default engine, numba
+# where it works; `--engine numpy` gives the same picture, not always the same digits):
 #
 # | suggestion | command | what it shows |
 # |---|---|---|
-# | 5000 epochs | `scratchnn fit --epochs 5000` | every model keeps improving: 1-5-1 2.7·10⁻⁴, 1-10-1 2.0·10⁻⁴, 1-5-5-1 2.5·10⁻⁵ (with loss spikes) |
+# | 5000 epochs | `scratchnn fit --epochs 5000` | every model keeps improving: 1-5-1 about 3·10⁻⁴, 1-10-1 2·10⁻⁴, 1-5-5-1 1.3·10⁻⁵ (with loss spikes) |
 # | another seed | `scratchnn fit --seed 1` | different starting weights, different outcome: 1-5-1 2.5·10⁻³ now beats 1-10-1 2.8·10⁻³ |
 # | SGD instead of Adam | `scratchnn fit --optimizer sgd` | plain SGD at lr 0.015 stays on the plateau (≈ 2.1·10⁻²) for all three models |
-# | 1,000,000 epochs | `scratchnn fit --epochs 1000000` | all three keep improving for hundreds of thousands of epochs, to 1.4·10⁻⁶ (1-5-1), 3.9·10⁻⁷ (1-10-1) and 1.9·10⁻⁷ (1-5-5-1): the small nets were undertrained, not too small. Adam at a fixed lr never settles — the loss spikes up to ~10⁻⁴ throughout. About 4 min with the numba engine (0.06–0.12 ms/epoch); Ctrl-C keeps what was trained |
+# | 1,000,000 epochs | `scratchnn fit --epochs 1000000` | all three keep improving for hundreds of thousands of epochs, to about 1.4·10⁻⁶ (1-5-1), 7·10⁻⁷ (1-10-1) and 2–3·10⁻⁷ (1-5-5-1): the small nets were undertrained, not too small. Adam at a fixed lr never settles — the loss spikes to 10⁻⁴–10⁻³ throughout. About 2 min with the numba engine (a few hundredths of a ms per epoch, tutorial 6); Ctrl-C keeps what was trained |
 # | lr 0.05 | `scratchnn fit --lr 0.05` | every model ends lower than at 0.015 (1-5-1 7.6·10⁻³, 1-10-1 1.8·10⁻³, 1-5-5-1 6.1·10⁻⁵): 0.015 was cautious |
 # | lr 0.5 | `scratchnn fit --lr 0.5` | too large: 1-10-1 and 1-5-5-1 saturate their tanh units and stick at loss ≈ 1; 1-5-1 oscillates |

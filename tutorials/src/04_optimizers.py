@@ -44,7 +44,7 @@ def run(update, make_sn, make_torch):
 def torch_params(model):
     return [p for m in torchref.bridge.linears(model) for p in (m.weight, m.bias)]
 
-torch.set_num_threads(1)  # these nets are tiny: a second thread only adds synchronisation (tutorial 6)
+torch.set_num_threads(1)  # one thread, as the bench pins it: on these tiny nets a second buys little (tutorial 6)
 # %% [markdown]
 # ## 4.1 SGD
 # $$\theta^j \leftarrow \theta^j - \eta D^j$$
@@ -111,7 +111,7 @@ run(adam, lambda theta: sn.Adam(theta, lr=lr_adam),
     lambda model: torch.optim.Adam(torch_params(model), lr=lr_adam))
 
 # %% [markdown]
-# The hand-written versions agree with torch to float32 rounding ($10^{-8}$ to $10^{-7}$ relative after
+# The hand-written versions agree with torch to float32 rounding (below $10^{-7}$ relative after
 # ten steps), and so do scratchnn's optimizers, which follow torch's formulas term for term (torch
 # computes $m_t$ as a `lerp`, $m + (1-\beta_1)(D - m)$, and scratchnn does too).
 #

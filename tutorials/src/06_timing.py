@@ -47,12 +47,12 @@ for net in workshop.build_models():
 
 # %% [markdown]
 # ## 6.2 Where torch's time goes
-# `torch.profiler` over a few epochs of 1-5-5-1, sorted by *self* CPU time. Near the top: Adam's
+# `torch.profiler` over 50 epochs of 1-5-5-1, sorted by *self* CPU time. Near the top: Adam's
 # `step` itself — for six small parameter tensors it runs a Python loop of small tensor operations —
-# then the matmuls (`mm`, `addmm`) and `tanh`, where the arithmetic actually happens. Below them come
-# hundreds of calls that do almost no arithmetic (`copy_`, `_to_copy`, `t`, `empty_strided`, the
-# autograd nodes such as `AddmmBackward0`), a few microseconds each: every operator goes through torch's
-# dispatcher (argument checks, dtype and device dispatch, autograd bookkeeping) before any arithmetic.
+# then `tanh` and the matmuls (`mm`, `addmm`), where the arithmetic actually happens. Below them come
+# operators called hundreds to thousands of times that do almost no arithmetic (`copy_`, `_to_copy`, `t`,
+# the autograd nodes such as `AddmmBackward0`), a few microseconds or less each: every operator goes through
+# torch's dispatcher (argument checks, dtype and device dispatch, autograd bookkeeping) before any arithmetic.
 
 # %%
 from torch.profiler import ProfilerActivity, profile
@@ -124,7 +124,8 @@ print(f"{len(figures)} bench figure(s) found in {bench_out}" if figures else "no
 
 # %% [markdown]
 # ## 6.5 Threads
-# On a tiny net a second thread only adds synchronisation. On a busy machine it is worse: torch's
+# On a tiny net a second thread buys little or nothing: the two timings below are close, their difference
+# of the order of the spread between reruns of one setting. On a busy machine it can be worse: torch's
 # worker threads wait for a free core at every operator.
 
 # %%
