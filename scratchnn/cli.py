@@ -67,6 +67,13 @@ _nonnegative_float = _number(float, 0, strict=False)
 _seed = _number(int, 0, strict=False)
 
 
+def _port(text):
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
+    return port
+
+
 def _list_of(parse):
     def parse_list(text):
         return [parse(t) for t in text.split(",") if t.strip()] or parse("")
@@ -174,7 +181,7 @@ def build_parser():
                                    "optimizer, learning rate, epochs ... retrain and redraw the prediction, the loss "
                                    "curves, each theta^j and the size of delta^j, torch beside scratchnn. "
                                    "Needs Panel: pip install 'scratchnn[play]'.")
-    p.add_argument("--port", type=_positive_int, default=5006, help="port on 127.0.0.1 (default 5006)")
+    p.add_argument("--port", type=_port, default=5006, help="port on 127.0.0.1, 1-65535 (default 5006)")
     p.add_argument("--no-browser", action="store_true", help="serve only; do not open a browser tab")
     p.set_defaults(run=cmd_play, parser=p)
     return parser
@@ -264,9 +271,10 @@ def cmd_fit(parser, args):
             line += run.message
         print(line)
         if run.status != "diverged" and Y_test is not None:
+            test_accuracy = accuracy(net, X_test, Y_test)
             print(f"{'':>10}  accuracy {accuracy(net, X, Y):.2%} on the {len(X)} training points, "
-                  f"{accuracy(net, X_test, Y_test):.2%} on the {len(X_test)} test points")
-            classifiers[f"{label}: {accuracy(net, X_test, Y_test):.1%} test"] = (net, X_test, Y_test)
+                  f"{test_accuracy:.2%} on the {len(X_test)} test points")
+            classifiers[f"{label}: {test_accuracy:.1%} test"] = (net, X_test, Y_test)
         elif run.status != "diverged":
             preds[f"{label} scratch"] = net.forward(X_test)
         if run.status != "diverged":
@@ -339,6 +347,11 @@ def _fit_data(parser, args, dtype):
                          f"add --data {'|'.join(CLASSIFICATION_DATA)}")
         X, Y = ws.data(dtype)
         return data, X, Y, ws.test_points(X, seed=args.seed), None, [list(u) for u in ws.WORKSHOP_UNITS]
+    if args.criterion == "mse":
+        parser.error(f"--criterion mse: --data {data} is a classification; use --criterion bce or cross_entropy")
+    if data == "digits" and args.criterion == "bce":
+        parser.error("--criterion bce: the digits have 10 classes, and bce scores each output unit on its own; "
+                     "use --criterion cross_entropy")
     if data == "digits":
         try:
             (X, y), (X_test, y_test) = datasets.digits(dtype)

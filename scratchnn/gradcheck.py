@@ -77,7 +77,7 @@ def gradcheck(net, X, Y, eps=None, tol=None, l2=0.0):
     eps = default_eps if eps is None else check_real("eps", eps, low=0.0, low_open=True)
     tol = default_tol if tol is None else check_real("tol", tol, low=0.0, low_open=True)
     l2 = check_real("l2", l2, low=0.0)
-    _, D = net.loss_and_grad(X, Y, l2=l2)
+    _, D = net.loss_and_grad(X, Y, l2=l2)  # the public method: the one a planted mistake replaces
     Dnum = numerical_gradient(net, X, targets, eps, l2)
     per_layer = []
     for j, (d, dn) in enumerate(zip(D, Dnum)):

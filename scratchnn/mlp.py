@@ -131,7 +131,9 @@ class MLP:
 
     def g(self, j):
         """The activation g_j of layer ``j = 1..L`` (``activations[j - 1]``: the input layer has none)."""
-        if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)) or not 1 <= j <= self.L:
+        if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)):
+            raise TypeError(f"j: expected a layer number (int) 1..{self.L}, got {type(j).__name__}")
+        if not 1 <= j <= self.L:
             raise ValueError(f"j: expected a layer number 1..{self.L} (the input layer 0 has no activation), got {j!r}")
         return _act.get(self.activations[j - 1])
 
@@ -160,7 +162,7 @@ class MLP:
         z = [None]
         for j in range(self.L):
             z.append(a[j] @ self.theta[j].T)  # z^{j+1}: (n, u^{j+1})
-            h = self.g(j + 1).g(z[j + 1])  # g_{j+1}(z^{j+1}): (n, u^{j+1})
+            h = _act.get(self.activations[j]).g(z[j + 1])  # g_{j+1}(z^{j+1}): (n, u^{j+1})
             a.append(h if j + 1 == self.L else _with_bias_unit(h))  # a^{j+1}
         return Trace(a, z)
 
@@ -221,13 +223,13 @@ class MLP:
         delta = [None] * (L + 1)
         D = [None] * L
         # backward through the loss and the output activation g_L, in the criterion's derived form
-        delta[L] = _losses.get(self.criterion).delta(a[L], z[L], Y, self.g(L))  # (n, u^L)
+        delta[L] = _losses.get(self.criterion).delta(a[L], z[L], Y, _act.get(self.activations[L - 1]))  # (n, u^L)
         for j in range(L - 1, -1, -1):
             # backward through theta^j: the gradient of the weights of layer j -> j+1
             D[j] = delta[j + 1].T @ a[j]  # (u^{j+1}, u^j + 1)
             if j > 0:
                 # backward through g_j: carry delta to layer j, skipping the bias column
-                g = self.g(j)
+                g = _act.get(self.activations[j - 1])  # g_j
                 delta[j] = (delta[j + 1] @ self.theta[j][:, 1:]) * g.g_prime(z[j], a[j][:, 1:])  # (n, u^j)
         return delta, D
 

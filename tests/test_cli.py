@@ -204,6 +204,9 @@ def test_fit_compare_torch_follows_the_criterion(capsys):
         (["fit", "--criterion", "nll"], "--criterion: invalid choice"),
         (["fit", "--l2", "-1"], "--l2: expected a number >= 0"),
         (["fit", "--criterion", "bce", "--noise", "2"], "--noise: expected a number in [0, 1]"),
+        (["fit", "--criterion", "mse", "--data", "circle"], "--criterion mse: --data circle is a classification"),
+        (["fit", "--criterion", "bce", "--data", "digits"], "--criterion bce: the digits have 10 classes"),
+        (["play", "--port", "70000"], "--port: expected a port 1-65535"),
     ],
 )
 def test_classification_flags_exit_2_with_a_message(argv, message, capsys):

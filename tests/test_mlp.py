@@ -172,6 +172,9 @@ def test_g_is_indexed_by_layer_number():
     """activations[j - 1] is g_j: the input layer 0 has none; net.g(j) looks it up by layer number."""
     net = sn.MLP([2, 3, 4, 1], activations=["relu", "sigmoid", "identity"])
     assert [net.g(j).name for j in (1, 2, 3)] == ["relu", "sigmoid", "identity"]
-    for bad in (0, 4, 1.0, True):
+    for bad in (0, 4):
         with pytest.raises(ValueError, match=r"j: expected a layer number 1\.\.3"):
+            net.g(bad)
+    for bad in (1.0, True):
+        with pytest.raises(TypeError, match=r"j: expected a layer number \(int\) 1\.\.3"):
             net.g(bad)

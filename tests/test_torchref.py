@@ -131,3 +131,16 @@ def test_fit_and_from_torch_follow_the_criterion():
                       l2=0.5)
     # float64, 5 full-batch steps: rounding-level differences only
     np.testing.assert_allclose(h.loss, ht.loss, rtol=1e-13)
+
+
+def test_fit_refuses_a_criterion_that_does_not_suit_the_output_layer():
+    """As sn.MLP does: cross_entropy takes the logits (an identity output), bce a sigmoid output."""
+    pytest.importorskip("torch")
+    import torchref
+
+    model = torchref.to_torch(sn.MLP([2, 3, 2], dtype=np.float64))  # tanh output
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="criterion: 'cross_entropy' needs the output activation identity"):
+        torchref.fit(model, X, y, epochs=1, criterion="cross_entropy")
+    with pytest.raises(ValueError, match="criterion: 'bce' needs the output activation sigmoid"):
+        torchref.fit(model, X, np.zeros((4, 2)), epochs=1, criterion="bce")
