@@ -341,6 +341,9 @@ def _fit_data(parser, args, dtype):
     cross_entropy, 0/1 columns for bce and mse: one column for two classes).
     """
     data = args.data or ("workshop" if args.criterion == "mse" else "circle")
+    if args.noise and data not in datasets.PLAYGROUND:
+        parser.error(f"--noise: only the playground sets ({', '.join(datasets.PLAYGROUND)}) take noise, "
+                     f"not --data {data}")
     if data == "workshop":
         if args.criterion != "mse":
             parser.error(f"--criterion {args.criterion}: the workshop data are a regression; "

@@ -207,6 +207,8 @@ def test_fit_compare_torch_follows_the_criterion(capsys):
         (["fit", "--criterion", "mse", "--data", "circle"], "--criterion mse: --data circle is a classification"),
         (["fit", "--criterion", "bce", "--data", "digits"], "--criterion bce: the digits have 10 classes"),
         (["play", "--port", "70000"], "--port: expected a port 1-65535"),
+        (["fit", "--criterion", "cross_entropy", "--data", "digits", "--noise", "0.1"],
+         "--noise: only the playground sets (circle, xor, gauss, spiral) take noise, not --data digits"),
     ],
 )
 def test_classification_flags_exit_2_with_a_message(argv, message, capsys):

@@ -12,7 +12,6 @@ No formula of scratchnn's backward pass is used: the a^j are shown with their
 bias unit prepended, which is only how scratchnn lays them out.
 """
 
-import numpy as np
 import torch
 
 import scratchnn as sn
@@ -23,9 +22,8 @@ from .bridge import linears, loss_function, to_torch, torch_targets
 
 
 def _with_bias_unit(h):
-    """[1, h] as a NumPy array, for display next to scratchnn's a^j."""
-    h = h.detach().numpy()
-    return np.concatenate([np.ones((h.shape[0], 1), dtype=h.dtype), h], axis=1)
+    """[1, h] as a NumPy array, laid out as scratchnn's a^j (display only: torch adds the bias in Linear)."""
+    return sn.mlp._with_bias_unit(h.detach().numpy())
 
 
 def explain(net, X, Y):
