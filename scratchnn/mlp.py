@@ -191,7 +191,7 @@ class MLP:
     def loss(self, X, Y, l2=0.0):
         """𝓛, the net's criterion (:mod:`scratchnn.losses`); with ``l2=λ`` plus λ/(2n) Σ_j ‖θ^j[:, 1:]‖²."""
         Y = check_pair(X, Y, self)
-        return self._loss(X, Y, _check_l2(l2))
+        return self._loss(X, Y, check_real("l2", l2, low=0.0))
 
     def _loss(self, X, Y, l2=0.0, n=None):
         return self._objective(self._forward_trace(X), Y, l2, X.shape[0] if n is None else n)
@@ -240,7 +240,7 @@ class MLP:
         n the number of points; the bias column θ^j[:, 0] is not penalised.
         """
         Y = check_pair(X, Y, self)
-        return self._loss_and_grad(X, Y, _check_l2(l2))
+        return self._loss_and_grad(X, Y, check_real("l2", l2, low=0.0))
 
     def _loss_and_grad(self, X, Y, l2=0.0, n=None):
         """As :meth:`loss_and_grad`, on checked targets; λ is divided by ``n`` (default: X's rows; fit: all its points)."""
@@ -382,8 +382,3 @@ def _check_criterion(criterion, activations, units):
             f"u^L = {units[-1]}; for two classes take 2 outputs, or 1 sigmoid output with criterion='bce'"
         )
     return criterion
-
-
-def _check_l2(l2):
-    """λ >= 0, the L2 regularisation strength."""
-    return check_real("l2", l2, low=0.0)

@@ -79,8 +79,9 @@ def check_loop_args(epochs, batch_size, seed, start_epoch):
 
 
 def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch=0):
-    """Validate ``fit``'s arguments; returns ``(epochs, batch_size)``."""
-    check_pair(X, Y, net)
+    """Validate ``fit``'s arguments; returns ``(epochs, batch_size, Y, validation)`` with the criterion's
+    ``(n, u^L)`` targets in Y and in validation's second entry (class indices become one-hot rows)."""
+    Y = check_pair(X, Y, net)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a scratchnn optimizer (Adam or SGD), got {type(optimizer).__name__}")
     if len(optimizer.theta) != len(net.theta) or any(a is not b for a, b in zip(optimizer.theta, net.theta)):
@@ -89,10 +90,10 @@ def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, e
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation: expected a pair (X_val, Y_val)")
-        check_pair(validation[0], validation[1], net, names=("validation[0]", "validation[1]"))
+        validation = (validation[0], check_pair(*validation, net, names=("validation[0]", "validation[1]")))
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
-    return epochs, batch_size
+    return epochs, batch_size, Y, validation
 
 
 def fit(
@@ -115,12 +116,10 @@ def fit(
         from .optimizers import Adam
 
         optimizer = Adam(net.theta, lr=0.015)
-    epochs, batch_size = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch)
-    l2 = check_real("l2", l2, low=0.0)
     # the criterion's (n, u^L) targets, once for the whole fit: class indices become one-hot rows
-    Y = check_pair(X, Y, net)
-    if validation is not None:
-        validation = (validation[0], check_pair(*validation, net, names=("validation[0]", "validation[1]")))
+    epochs, batch_size, Y, validation = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation,
+                                                       engine, start_epoch)
+    l2 = check_real("l2", l2, low=0.0)
     if engine == "numba":
         from .fast import fit as fast_fit
 

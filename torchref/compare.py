@@ -47,7 +47,7 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
     """
     if optimizer is None:
         optimizer = sn.Adam(net.theta, lr=0.015)
-    epochs, batch_size = sn.train.check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, None, engine)
+    epochs, batch_size, _, _ = sn.train.check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, None, engine)
     if resync_every is not None:
         resync_every = sn.checks.check_int("resync_every", resync_every, 1)
     model = to_torch(net)
