@@ -3,7 +3,8 @@
     scratchnn workshop [--out DIR]          the notebook, scratchnn beside torch, table + figures
     scratchnn fit [flags]                   one fit from flags: the workshop data, or a classification
                                             set (--criterion bce|cross_entropy --data circle|...|digits)
-    scratchnn sweep [flags] --jobs N        a grid over seeds, learning rates, optimizers, models
+    scratchnn sweep [flags] --jobs N        a grid over seeds, learning rates, optimizers, models, resumable;
+                                            --backend dask [--scheduler ADDRESS]: on a Dask cluster (needs [dask])
     scratchnn check FILE.py [--only NAME]   the exercise functions in FILE against torch, mistakes named
     scratchnn play [--port 5006] [--no-browser]   the playground: retrain and redraw at every change (needs [play])
 
@@ -21,7 +22,7 @@ import time
 
 import numpy as np
 
-from . import datasets
+from . import datasets, sweep
 from . import workshop as ws
 from .activations import ACTIVATIONS
 from .losses import CRITERIA, one_hot
@@ -154,15 +155,23 @@ def build_parser():
     p.set_defaults(run=cmd_fit, parser=p)
 
     p = sub.add_parser("sweep", help="a grid over seeds, learning rates, optimizers and models, in parallel",
-                       description="Train every combination, one worker process per cell; write a summary "
-                                   "table (final loss: median and spread over seeds) and a grid of loss curves.")
+                       description="Train every combination, one worker process per cell (joblib, or a Dask "
+                                   "cluster); write each finished cell to OUT/cells/, then a summary table (final "
+                                   "loss: median and spread over seeds) and a grid of loss curves. A rerun with "
+                                   "the same flags reuses the cells on disk and fits only the missing ones.")
     _add_fit_flags(p, "a model, e.g. 1,5,5,1; repeat for several (default: the three workshop models)")
     p.add_argument("--seeds", type=_list_of(_seed), default=[0, 1, 2, 3, 10], help="comma-separated (default 0,1,2,3,10)")
     p.add_argument("--lrs", type=_list_of(_positive_float), default=[0.005, 0.015, 0.05],
                    help="comma-separated learning rates (default 0.005,0.015,0.05)")
     p.add_argument("--optimizers", type=_optimizers, default=["adam"], help="adam,sgd (default adam)")
-    p.add_argument("--jobs", type=_positive_int, default=2, help="worker processes (default 2)")
-    p.add_argument("--out", default="sweep-out", help="folder for the table and figure (default: sweep-out)")
+    p.add_argument("--jobs", type=_positive_int, help="worker processes, 1: in this process (default 2)")
+    p.add_argument("--backend", choices=("local", "dask"), default="local",
+                   help="local: joblib processes (default); dask: a Dask distributed cluster (needs [dask])")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --backend dask: the scheduler of a running cluster, e.g. tcp://10.0.0.5:8786 "
+                        "(default: a LocalCluster of --jobs processes, closed at the end)")
+    p.add_argument("--out", default="sweep-out",
+                   help="folder for the cells, table and figure; a rerun resumes from it (default: sweep-out)")
     p.set_defaults(run=cmd_sweep, parser=p)
 
     p = sub.add_parser("check", help="check the exercise functions in a Python file against torch",
@@ -389,73 +398,48 @@ def _check_widths(parser, units_list, expected, data, criterion):
 
 
 # --------------------------------------------------------------------- sweep
-def sweep_cell(units, activation, optimizer, lr, momentum, seed, epochs, dtype, engine):
-    """Train one cell of the sweep; returns ``(losses, status)`` (runs in a worker process)."""
-    X, Y = ws.data(dtype)
-    net = ws.build_models([units], seed=seed, activation=activation, dtype=dtype)[0]
-    opt = ws.make_optimizer(optimizer, net.theta, lr, momentum)
-    run = ws.train_scratch(net, X, Y, opt, epochs, engine=engine, progress=False)
-    return run.history.loss, run.status
-
-
 def cmd_sweep(parser, args):
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    from . import plots
-
-    engine = _engine(parser, args)
-    units_list = args.units or [list(u) for u in ws.WORKSHOP_UNITS]
-    cells = [(tuple(u), o, lr, s) for u in units_list for o in args.optimizers for lr in args.lrs for s in args.seeds]
-    print(f"sweep: {len(cells)} fits ({len(units_list)} models x {len(args.optimizers)} optimizers x "
-          f"{len(args.lrs)} learning rates x {len(args.seeds)} seeds), {args.epochs} epochs each, "
-          f"{args.jobs} worker processes, engine {engine}; each model drawn alone from TorchGenerator(seed)")
-    results = {}
+    if args.scheduler is not None and args.backend != "dask":
+        parser.error("--scheduler: a Dask scheduler's address needs --backend dask")
+    if args.scheduler is not None and args.jobs is not None:
+        parser.error("--jobs: the cluster at --scheduler has its own workers; drop --jobs")
+    jobs = 2 if args.jobs is None else args.jobs
+    if args.backend == "dask":
+        try:
+            sweep.require_dask()
+        except ImportError as exc:
+            print(f"scratchnn sweep: {exc}", file=sys.stderr)
+            return 2
+    grid = sweep.Grid(args.units or [list(u) for u in ws.WORKSHOP_UNITS], args.optimizers, args.lrs, args.seeds,
+                      args.activation, args.momentum, args.epochs, args.dtype, _engine(parser, args))
+    if args.backend == "dask":
+        workers = (f"the Dask cluster at {args.scheduler}" if args.scheduler
+                   else f"a Dask LocalCluster of {jobs} worker processes")
+    else:
+        workers = "this process" if jobs == 1 else f"{jobs} worker processes"
+    total = len(grid.cells())
+    print(f"sweep: {total} fits ({len(grid.units_list)} models x {len(grid.optimizers)} optimizers x "
+          f"{len(grid.lrs)} learning rates x {len(grid.seeds)} seeds), {grid.epochs} epochs each, {workers}, "
+          f"engine {grid.engine}; each model drawn alone from TorchGenerator(seed); cells in {sweep.cells_dir(args.out)}/")
     start = time.perf_counter()
-    interrupted = False
-    jobs = (delayed(sweep_cell)(list(u), args.activation, o, lr, args.momentum, s, args.epochs, args.dtype, engine)
-            for u, o, lr, s in cells)
     try:
-        stream = Parallel(n_jobs=args.jobs, return_as="generator")(jobs)
-        for cell, result in zip(cells, tqdm(stream, total=len(cells), unit="fit", disable=not _progress(args))):
-            results[cell] = result
-    except KeyboardInterrupt:
-        interrupted = True
-    os.makedirs(args.out, exist_ok=True)
-    table = _sweep_table(results, units_list, args)
-    with open(os.path.join(args.out, "summary.txt"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(args.out, "sweep.csv"), "w") as f:
-        f.write("units,optimizer,lr,seed,epochs_trained,status,final_loss\n")
-        for (u, o, lr, s), (loss, status) in results.items():
-            final = loss[-1] if len(loss) else float("nan")
-            f.write(f"{ws.units_label(u)},{o},{lr},{s},{len(loss)},{status},{final:.8e}\n")
-    rows = [ws.units_label(u) for u in units_list]
-    cols = [f"{o} lr {lr}" for o in args.optimizers for lr in args.lrs]
-    curves = {}
-    for (u, o, lr, s), (loss, _) in results.items():
-        curves.setdefault((ws.units_label(u), f"{o} lr {lr}"), {})[str(s)] = loss
-    plots.save(plots.sweep_figure(curves, rows, cols), os.path.join(args.out, "sweep.png"))
-    print(table)
-    print(f"{len(results)} of {len(cells)} fits in {time.perf_counter() - start:.1f} s; "
-          f"summary.txt, sweep.csv and sweep.png written to {args.out}/")
-    if interrupted:
-        print("scratchnn sweep: interrupted; the fits finished so far are written", file=sys.stderr)
+        outcome = sweep.run(grid, args.out, args.backend, jobs, args.scheduler, progress=_progress(args))
+    except sweep.CellMismatch as exc:
+        print(f"scratchnn sweep: {exc}", file=sys.stderr)
+        return 2
+    results = sweep.load(grid, args.out)
+    print(sweep.write_summary(grid, args.out, results))
+    print(f"{len(results)} of {total} fits on disk ({outcome.reused} reused, {outcome.fitted} fitted now) in "
+          f"{time.perf_counter() - start:.1f} s; summary.txt, sweep.csv and sweep.png written to {args.out}/")
+    if outcome.interrupted:
+        print("scratchnn sweep: interrupted; the fits finished so far are on disk: rerun the same command to "
+              "fit the rest", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if outcome.error:
+        print(f"scratchnn sweep: stopped by {outcome.error}; the fits finished so far are on disk: rerun the "
+              f"same command to fit the rest", file=sys.stderr)
+        return 1
     return 0
-
-
-def _sweep_table(results, units_list, args):
-    rows = [["model", "optimizer", "lr", "fits", "diverged", "median final loss", "min", "max"]]
-    for u in units_list:
-        for o in args.optimizers:
-            for lr in args.lrs:
-                runs = [results[c] for c in ((tuple(u), o, lr, s) for s in args.seeds) if c in results]
-                finals = [loss[-1] for loss, status in runs if status == "done"]
-                diverged = sum(status == "diverged" for _, status in runs)
-                stats = [f"{np.median(finals):.3e}", f"{min(finals):.3e}", f"{max(finals):.3e}"] if finals else ["-"] * 3
-                rows.append([ws.units_label(u), o, f"{lr:g}", str(len(runs)), str(diverged)] + stats)
-    return ws.format_table(rows)
 
 
 # --------------------------------------------------------------------- check
