@@ -22,12 +22,15 @@ def rel_err(a, b):
 
 # Nets covering depth 1-4, every activation, fused and BLAS layers (width 40 -> BLAS), and
 # batches of one point, one chunk, and several chunks and groups (n above engine.chunk_points).
+# kernels.back_grad_tanh (a tanh layer 1 over at most 3 inputs) runs for 1-5-1 (delta^2 of one
+# row, in registers), 3-6-4-2 (all 4 sums) and 2-6-3 (3 of them).
 NETS = [
     ([1, 5, 1], ["tanh", "tanh"], 3000),
     ([3, 6, 4, 2], ["tanh", "sigmoid", "identity"], 40),
     ([2, 40, 40, 3], ["relu", "leaky_relu", "sigmoid"], 2500),
     ([4, 7, 3, 9, 1], ["leaky_relu", "identity", "tanh", "relu"], 1),
     ([5, 33, 1], ["sigmoid", "tanh"], 4500),
+    ([2, 6, 3], ["tanh", "identity"], 700),  # kernels.back_grad_tanh with 3 of its 4 sums
 ]
 
 # Both engines (and torch) round in the data's dtype, summing in different orders over up to

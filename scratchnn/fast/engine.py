@@ -19,7 +19,7 @@ from ..train import History, epoch_order
 from . import kernels as K
 from .elementwise import CODES
 
-CHUNK_BYTES = 1 << 19  # a chunk's A^j, Z^j, delta^j fit in this many bytes (L2), ...
+CHUNK_BYTES = 1 << 20  # a chunk's A^j, Z^j, delta^j fit in half this many bytes (L2: 1 MiB on a Zen 4), ...
 CHUNK_RANGE = (256, 4096)  # ... with between 256 and 4096 points (a power of 2)
 GROUPS = 4  # chunks are summed in this many groups (in parallel when the batch is large)
 PARALLEL_MIN_WORK = 1 << 21  # batches with n x (number of parameters) >= this use threads; below, threads cost more

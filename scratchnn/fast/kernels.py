@@ -22,6 +22,8 @@ passes read
 Each product is either a fused loop (small layers: ``forward_small`` and
 ``back_small`` apply g and g' to each row while it is in L1, ``grad_small``) or a
 BLAS call through ``np.dot`` (large layers); ``engine.uses_blas`` chooses per layer.
+The last step of a small tanh net (layer 1 over at most 3 inputs, as the workshop's)
+fuses two: ``back_grad_tanh`` sends each row of delta^1 into D^0 as it is made.
 
 Chunks, groups and determinism
 ------------------------------
@@ -38,7 +40,7 @@ are vectorized in lanes whose order the compiler fixes for the machine: results 
 bit-identical run to run on one machine, whether the kernels were compiled in the
 process or loaded from numba's cache, and may differ in the last bits on a CPU
 with other vector widths. Every other operation rounds as written (no fused
-multiply-add but the explicit ones in float32 tanh; see ``elementwise.JIT``), so
+multiply-add but the explicit ones of ``elementwise``; see ``elementwise.JIT``), so
 ``optimizer_step`` gives the NumPy engine's bits for the same gradient.
 
 Criteria
@@ -56,8 +58,11 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numpy.lib.stride_tricks import as_strided
 
-from .elementwise import JIT, g_row, g_rows, times_g_prime, times_g_prime_row, vexp
+from .elementwise import JIT, TANH, g_rows, times_g_prime, vexp
 
 # A reduction may be reordered into vector lanes (reassoc); the loop vectorizer chooses the lanes when
 # the function is first optimized and leaves a vectorized loop alone after, so every copy of it sums
@@ -68,13 +73,31 @@ ADAM, SGD = 0, 1
 MSE, BCE, CROSS_ENTROPY = 0, 1, 2  # the criteria of scratchnn.losses
 
 
+@intrinsic
+def _contiguous(typingctx, arr):
+    """``arr`` typed as C-contiguous (the caller knows it is): the same array, retyped, no copy."""
+    c_type = arr.copy(layout="C")
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return c_type(arr), codegen
+
+
 @njit(**JIT)
 def view(flat, off, rows, cols):
-    """The ``(rows, cols)`` C-contiguous matrix stored in ``flat`` from ``off``."""
-    return flat[off : off + rows * cols].reshape((rows, cols))
+    """The ``(rows, cols)`` C-contiguous matrix stored in ``flat`` from ``off``.
+
+    Built from its strides: ``flat[...].reshape`` calls a C helper, ~70 cycles a view, and a
+    chunk takes dozens of views, which for the workshop's nets is more than their arithmetic.
+    """
+    return _contiguous(as_strided(flat[off:], shape=(rows, cols), strides=(cols * flat.itemsize, flat.itemsize)))
 
 
 # ------------------------------------------------------------- small layers, fused loops
+# These loops index the 2-D arrays (Z[s, i]) rather than take rows (Z[s]): a row is a new array
+# object, and numba counts references to it with atomic instructions, which for tiny nets cost
+# more than the arithmetic.
 @njit(**JIT)
 def forward_small(theta, A, Z, code, H):
     """Z = theta A and H = g(Z), one unit's row at a time (it stays in L1 between the two).
@@ -82,25 +105,22 @@ def forward_small(theta, A, Z, code, H):
     z^{j+1}_{si} = theta_{s0} + sum_{k>=1} theta_{sk} a^j_{ki}; H is a^{j+1} without its bias row.
     """
     for s in range(Z.shape[0]):
-        z = Z[s]  # (m,)
         t0, t1 = theta[s, 0], theta[s, 1]  # the bias (times the unit 1) and the first input
-        a = A[1]  # (m,)
-        for i in range(z.size):
-            z[i] = t0 + t1 * a[i]
+        for i in range(Z.shape[1]):
+            Z[s, i] = t0 + t1 * A[1, i]
         for k in range(2, A.shape[0]):
             t = theta[s, k]
-            a = A[k]  # (m,)
-            for i in range(z.size):
-                z[i] += t * a[i]
-        g_row(code, z, H[s])
+            for i in range(Z.shape[1]):
+                Z[s, i] += t * A[k, i]
+        g_rows(code, Z[s : s + 1], H[s : s + 1])
 
 
 @njit(**REDUCE)
-def dot(x, y):
-    """sum_i x_i y_i (vectorized: the order of the sum is the compiler's lanes, fixed per build)."""
+def dot(x, s, y, k):
+    """sum_i x_{si} y_{ki} (vectorized: the order of the sum is the compiler's lanes, fixed per build)."""
     acc = x.dtype.type(0)
-    for i in range(x.size):
-        acc += x[i] * y[i]
+    for i in range(x.shape[1]):
+        acc += x[s, i] * y[k, i]
     return acc
 
 
@@ -109,7 +129,7 @@ def grad_small(delta, A, D):
     """D += delta A^T, i.e. D^j_{sk} += sum_i delta^{j+1}_{si} a^j_{ki}."""
     for s in range(D.shape[0]):
         for k in range(D.shape[1]):
-            D[s, k] += dot(delta[s], A[k])
+            D[s, k] += dot(delta, s, A, k)
 
 
 @njit(**JIT)
@@ -119,17 +139,57 @@ def back_small(theta, delta_next, delta, code, Z, H):
     delta^j_{ki} = (sum_s theta_{s,k+1} delta^{j+1}_{si}) g_j'(z^j_{ki}); H is a^j without its bias row.
     """
     for k in range(delta.shape[0]):
-        d = delta[k]  # (m,)
         t = theta[0, k + 1]
-        dn = delta_next[0]  # (m,)
-        for i in range(d.size):
-            d[i] = t * dn[i]
+        for i in range(delta.shape[1]):
+            delta[k, i] = t * delta_next[0, i]
         for s in range(1, delta_next.shape[0]):
             t = theta[s, k + 1]
-            dn = delta_next[s]  # (m,)
-            for i in range(d.size):
-                d[i] += t * dn[i]
-        times_g_prime_row(code, Z[k], H[k], d)
+            for i in range(delta.shape[1]):
+                delta[k, i] += t * delta_next[s, i]
+        times_g_prime(code, Z[k : k + 1], H[k : k + 1], delta[k : k + 1])
+
+
+@njit(**REDUCE)
+def tanh_grad_dots(t, R, r, H, k, A):
+    """e_i = t R_{ri} (1 - H_{ki}^2) and the four sums sum_i e_i A_{li}, l = 0 .. 3 (rows past A's
+    repeat row 0; their sums are dropped): backward through tanh and the layer below in one pass."""
+    one = H.dtype.type(1)
+    a0, a1 = A[0], A[min(1, A.shape[0] - 1)]  # (m,)
+    a2, a3 = A[min(2, A.shape[0] - 1)], A[min(3, A.shape[0] - 1)]  # (m,)
+    s0 = s1 = s2 = s3 = H.dtype.type(0)
+    for i in range(H.shape[1]):
+        e = t * R[r, i] * (one - H[k, i] * H[k, i])
+        s0 += e * a0[i]
+        s1 += e * a1[i]
+        s2 += e * a2[i]
+        s3 += e * a3[i]
+    return s0, s1, s2, s3
+
+
+@njit(**JIT)
+def back_grad_tanh(theta, delta_next, delta, H, A, D):
+    """delta^1 = theta^1[:, 1:]^T delta^2 * (1 - (a^1)^2) and D^0 += delta^1 (a^0)^T, fused, for a
+    tanh layer 1 above at most 3 inputs (u^0 + 1 <= 4): each unit's delta^1 row goes into D^0
+    while it is in L1, or straight from delta^2 when u^2 = 1 (never stored)."""
+    for k in range(delta.shape[0]):
+        if delta_next.shape[0] == 1:
+            s0, s1, s2, s3 = tanh_grad_dots(theta[0, k + 1], delta_next, 0, H, k, A)
+        else:
+            t = theta[0, k + 1]
+            for i in range(delta.shape[1]):
+                delta[k, i] = t * delta_next[0, i]
+            for s in range(1, delta_next.shape[0]):
+                t = theta[s, k + 1]
+                for i in range(delta.shape[1]):
+                    delta[k, i] += t * delta_next[s, i]
+            s0, s1, s2, s3 = tanh_grad_dots(H.dtype.type(1), delta, k, H, k, A)
+        D[k, 0] += s0
+        if D.shape[1] > 1:
+            D[k, 1] += s1
+        if D.shape[1] > 2:
+            D[k, 2] += s2
+        if D.shape[1] > 3:
+            D[k, 3] += s3
 
 
 @njit(**REDUCE)
@@ -310,6 +370,11 @@ def chunk_loss_grad(net, XT, YT, order, i0, i1, work, plan, D, scale, backward):
         delta = view(work, d_off[j] + m, units[j], m)  # (u^j, m)
         Z = view(work, z_off[j], units[j], m)  # (u^j, m)
         H = view(work, a_off[j] + m, units[j], m)  # a^j below its bias row, (u^j, m)
+        if j == 1 and not blas[1] and not blas[0] and acts[0] == TANH and units[0] + 1 <= 4:
+            # ... and through theta^0 in the same pass: D^0 += delta^1 (a^0)^T
+            A0 = view(work, a_off[0], units[0] + 1, m)  # (u^0 + 1, m)
+            back_grad_tanh(th, delta_next, delta, H, A0, view(D, theta_off[0], units[1], units[0] + 1))
+            break
         if blas[j]:
             np.dot(th.T, delta_next, view(work, d_off[j], units[j] + 1, m))  # row 0 (the bias) is discarded
             times_g_prime(acts[j - 1], Z, H, delta)
