@@ -1,24 +1,53 @@
-"""Time the NumPy engine, the numba engine and torch eager on the same nets, side by side.
+"""Time the NumPy engine, the numba engine and torch eager on the same nets, side by side, against the floor.
 
-    python -m bench [--quick] [--out DIR] [--threads T] [--fused] [--compile] [--million] [--scaling]
+    python -m bench [--quick | --workshop] [--out DIR] [--threads T] [--peers jax,sklearn | all]
+                    [--fused] [--compile] [--million] [--scaling]
     python -m bench --play [--reps R]       the playground's retrain and redraw times (bench/play.py)
 
 For every net in the grid (the workshop nets at n = 3000, a sweep over n and one
-over width, a BLAS-bound net), each engine times: ``forward`` (forward pass and
-loss), ``backward`` (loss and gradients), ``step`` (one optimizer step) and
-``epoch`` (one full-batch Adam epoch of the training loop, from a fit of many
-epochs). Fairness:
+over width, a BLAS-bound net; ``--workshop``: the workshop nets only), each engine
+times: ``forward`` (forward pass and loss), ``backward`` (loss and gradients),
+``step`` (one optimizer step) and ``epoch`` (one full-batch Adam epoch of the
+training loop, from a fit of many epochs). Every engine trains ``sn.MLP(units,
+dtype, generator=10)`` (tanh on every layer, the mean squared error) with Adam,
+lr = ``LR``. Fairness:
 
 - every library is pinned to ``--threads`` threads (torch.set_num_threads,
-  numba.set_num_threads, BLAS through threadpoolctl);
+  numba.set_num_threads, BLAS through threadpoolctl, JAX through ``PJRT_NPROC``);
 - one warm-up call per engine and operation is discarded (numba's compile or
-  cache load is reported separately, as ``compile_seconds``);
+  cache load, JAX's compile, are reported separately, as ``compile_seconds``);
 - engines are interleaved within each repetition, so a slow spell of the
   machine hits all of them; each entry is the median of the repetitions, with min and max.
 
+Peers (``--peers``, :mod:`bench.peers`; the ``peers`` extra) time the epoch only:
+``jax scan`` (the whole fit jitted as one ``lax.scan`` over epochs, compiled for
+the number of epochs it times), ``jax step`` (one jitted epoch called from Python
+each epoch) and ``sklearn`` (``MLPRegressor``, full-batch Adam, fit time / epochs;
+not our model: its differences are printed with the table). Before timing, the
+JAX peers must pass a guard on every net: from scratchnn's θ, their losses over
+10 epochs equal the NumPy engine's within 8 ε of the dtype (``peers.guard``); a
+failure stops the bench with an error, before anything is timed.
+
+The floor (:mod:`bench.floor`) is a lower bound on an epoch's time on this machine::
+
+    floor = F / peak + T c_tanh
+
+F counts the epoch's floating-point operations (the matrix products of the
+forward pass and of D^j and δ^j, 2 n u^{j+1}(u^j + 1) each; the loss; δ^L and
+g' = 1 - a²; 13 per parameter for Adam); peak is the FLOP/s the bench measures
+for ``np.dot`` of two 1024 x 1024 matrices of the dtype on its threads (a BLAS
+matmul, the best of 5); T = n Σ_{j>=1} u^j tanh values, at c_tanh, the seconds
+per value of the numba engine's vectorized tanh (``elementwise.g_row``) on
+2^20 values. It ignores memory traffic, loop and call overhead, and prices
+element-wise work at the matmul's rate, so no engine reaches it (XLA's float64
+tanh is cheaper than numba's, the one caveat: see bench/floor.py): the second
+table gives each engine's epoch as a multiple of it.
+
 Writes ``DIR/bench.json`` (every sample, the machine, the library versions and
-thread settings), ``DIR/epoch_vs_n.png`` and ``DIR/epoch_vs_width.png``, and prints
-a table whose ratios are torch's time over each engine's (above 1: faster than torch).
+thread settings, the guard's differences, the floor and its parts per net, and
+each epoch row's ``floor_multiple``), ``DIR/epoch_vs_n.png`` and
+``DIR/epoch_vs_width.png``, and prints a table whose ratios are torch's time over
+each engine's (above 1: faster than torch), then the floor table.
 ``--million`` adds the notebook's 1,000,000-epoch 1-5-1 fit with the numba engine;
 ``--scaling --threads 2`` the numba engine's speedup from threads on large batches.
 """
@@ -36,16 +65,22 @@ import numpy as np
 import scratchnn as sn
 from scratchnn.fast import engine as fast_engine
 from scratchnn.fast import kernels as fast_kernels
+from scratchnn.table import format_table
+
+from . import floor as floor_
 
 OPS = ("forward", "backward", "step", "epoch")
+LR = 1e-4  # Adam's learning rate in every engine and peer
 
 
-def grid(quick):
-    """The (name, units, n, dtype) configurations to time."""
+def grid(quick, workshop=False):
+    """The (name, units, n, dtype) configurations to time (``workshop``: the three workshop nets only)."""
     configs = []
     for units in ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1]):
         for dtype in (np.float32, np.float64):
             configs.append(("workshop", units, 3000, dtype))
+    if workshop:
+        return configs
     ns = (1000, 10_000) if quick else (300, 1000, 3000, 10_000, 30_000, 100_000)
     configs += [("vs n", [1, 32, 32, 1], n, np.float32) for n in ns]
     widths = (8, 64) if quick else (4, 16, 64, 128, 256, 512)
@@ -81,7 +116,7 @@ class NumpyEngine:
     def __init__(self, units, X, Y, dtype):
         self.net = sn.MLP(units, dtype=dtype, generator=10)
         self.X, self.Y = X, Y
-        self.opt = sn.Adam(self.net.theta, lr=1e-4)
+        self.opt = sn.Adam(self.net.theta, lr=LR)
         self.D = self.net.loss_and_grad(X, Y)[1]
 
     def op(self, name):
@@ -127,7 +162,7 @@ class TorchEngine:
         self.model = torchref.to_torch(sn.MLP(units, dtype=dtype, generator=10))
         self.forward_model = torch.compile(self.model) if compiled else self.model
         self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4, fused=fused or None)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, fused=fused or None)
         self.loss_fn = torch.nn.MSELoss()
         self.name = "torch" + (" fused" if fused else "") + (" compile" if compiled else "")
 
@@ -210,11 +245,17 @@ def machine():
         info["torch"] = torch.__version__
     except ImportError:
         info["torch"] = None
+    for peer in ("jax", "jaxlib", "sklearn"):  # the peers' libraries, when the bench imported them
+        if sys.modules.get(peer) is not None:
+            info[peer] = sys.modules[peer].__version__
     return info
 
 
 def measure(config, engines, reps, target):
-    """Median/min/max seconds of every op of every engine for one configuration, engines interleaved."""
+    """Median/min/max seconds of every op of every engine for one configuration, engines interleaved.
+
+    An engine without ``op`` (a peer) times the epoch only.
+    """
     group, units, n, dtype = config
     X, Y = data(units, n, dtype)
     compile_seconds = {}
@@ -223,23 +264,27 @@ def measure(config, engines, reps, target):
     for cls, kw in engines:  # warm-ups, discarded; they also size each measurement to ~target seconds
         try:
             e = cls(units, X, Y, dtype, **kw)
-            for op in OPS[:3]:
+            for op in _ops(e)[:-1]:
                 fn = e.op(op)
                 clock(fn, 1)
                 calls[(e.name, op)] = (fn, max(1, int(target / max(clock(fn, 1), 1e-7))))
-            per_epoch, compile_seconds[e.name] = e.epochs(1)
+            _, first_compile = e.epochs(2)  # numba's compile or cache load; jax's compile for 2 epochs
             per_epoch, _ = e.epochs(2)
-            calls[(e.name, "epoch")] = max(2, int(target / max(per_epoch, 1e-7)))
-        except Exception as exc:  # an optional peer (torch.compile, fused Adam) may be unavailable here
+            k = max(2, int(target / max(per_epoch, 1e-7)))
+            # at the timed length too: jax scan compiles a program for each number of epochs
+            _, compile_k = e.epochs(k)
+            calls[(e.name, "epoch")] = k
+            compile_seconds[e.name] = compile_k or first_compile  # the compile of the program timed
+        except Exception as exc:  # an optional torch variant (torch.compile, fused Adam) may be unavailable here
             if cls is not TorchEngine or not kw:
                 raise
             print(f"  skipped torch {kw}: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
             continue
         built.append(e)
-    samples = {(e.name, op): [] for e in built for op in OPS}
+    samples = {(e.name, op): [] for e in built for op in _ops(e)}
     for _ in range(reps):
         for e in built:
-            for op in OPS[:3]:
+            for op in _ops(e)[:-1]:
                 fn, repeat = calls[(e.name, op)]
                 samples[(e.name, op)].append(clock(fn, repeat))
             samples[(e.name, "epoch")].append(e.epochs(calls[(e.name, "epoch")])[0])
@@ -253,29 +298,76 @@ def measure(config, engines, reps, target):
     return rows
 
 
+def _ops(engine):
+    """The ops an engine times: all of OPS, or the epoch only for an engine without per-op timings (a peer)."""
+    return OPS if hasattr(engine, "op") else ("epoch",)
+
+
+def _net(units):
+    return "-".join(str(u) for u in units)
+
+
 def table(rows):
     """The terminal table: per configuration and op, each engine's median and torch's time over it."""
     engines = list(dict.fromkeys(r["engine"] for r in rows))
-    head = f"{'group':<9} {'net':<14} {'n':>7} {'dtype':<7} {'op':<8} " + " ".join(f"{e:>20}" for e in engines)
-    lines = [head, "-" * len(head)]
     keyed = {}
     for r in rows:
-        keyed.setdefault((r["group"], str(r["units"]), r["n"], r["dtype"], r["op"]), {})[r["engine"]] = r["median"]
-    for (group, units, n, dtype, op), times in keyed.items():
+        keyed.setdefault((r["group"], _net(r["units"]), r["n"], r["dtype"], r["op"]), {})[r["engine"]] = r["median"]
+    lines = [["group", "net", "n", "dtype", "op"] + engines]
+    for key, times in keyed.items():
         ref = times.get("torch")
         cells = []
         for e in engines:
             t = times.get(e)
             if t is None:
-                cells.append(f"{'-':>20}")
+                cells.append("-")
             elif ref is None or e == "torch":
-                cells.append(f"{t * 1e6:>11.1f} us       ")
+                cells.append(f"{t * 1e6:.1f} us       ")
             else:
-                cells.append(f"{t * 1e6:>11.1f} us {ref / t:>5.1f}x")
-        net = "-".join(str(u) for u in json.loads(units))
-        lines.append(f"{group:<9} {net:<14} {n:>7} {dtype:<7} {op:<8} " + " ".join(cells))
-    lines.append("times are medians per call; Nx = torch's time / this engine's (above 1: faster than torch)")
-    return "\n".join(lines)
+                cells.append(f"{t * 1e6:.1f} us {ref / t:>5.1f}x")
+        lines.append(list(key) + cells)
+    return (format_table(lines, left=(0, 1, 3, 4))
+            + "\ntimes are medians per call; Nx = torch's time / this engine's (above 1: faster than torch)")
+
+
+def floors(configs, rates):
+    """The floor and its parts (:func:`bench.floor.floor`) for every configuration, in the JSON's form."""
+    out = []
+    for group, units, n, dtype in configs:
+        name = np.dtype(dtype).name
+        out.append({"group": group, "units": units, "n": n, "dtype": name, **floor_.floor(units, n, rates[name])})
+    return out
+
+
+def floor_table(rows, floor_rows, rates, threads):
+    """The second table: per configuration, the floor and each engine's epoch as a multiple of it."""
+    engines = list(dict.fromkeys(r["engine"] for r in rows if r["op"] == "epoch"))
+    epoch = {(r["group"], _net(r["units"]), r["n"], r["dtype"], r["engine"]): r["median"]
+             for r in rows if r["op"] == "epoch"}
+    lines = [["group", "net", "n", "dtype", "floor", "tanh part"] + engines]
+    for f in floor_rows:
+        key = (f["group"], _net(f["units"]), f["n"], f["dtype"])
+        multiples = [f"{epoch[key + (e,)] / f['seconds']:.1f}x" if key + (e,) in epoch else "-" for e in engines]
+        lines.append(list(key) + [f"{f['seconds'] * 1e6:.1f} us", f"{f['tanh_seconds'] / f['seconds']:.0%}"]
+                     + multiples)
+    rate_lines = [f"  {d}: peak {r['peak_flops'] / 1e9:.1f} GFLOP/s (np.dot 1024x1024, {threads} thread(s)), "
+                  f"numba tanh {r['tanh_seconds'] * 1e9:.2f} ns per value" for d, r in rates.items()]
+    return "\n".join(
+        ["epoch, multiple of the floor (floor = flops / peak + tanh values x tanh cost, a lower bound; bench/floor.py)",
+         format_table(lines, left=(0, 1, 3)), *rate_lines]
+    )
+
+
+def compile_line(rows):
+    """Each engine's compile seconds, min-max over the nets it compiled for (numba: once per dtype; jax: every net)."""
+    spans = {}
+    for r in rows:
+        if r["op"] == "epoch" and r["compile_seconds"] > 0:
+            spans.setdefault(r["engine"], []).append(r["compile_seconds"])
+    if not spans:
+        return ""
+    return ("compile (or cache load) seconds, min-max over the nets that compiled, not in the times above: "
+            + ", ".join(f"{e} {min(s):.2f}-{max(s):.2f}" for e, s in spans.items()))
 
 
 def figures(rows, out):
@@ -333,7 +425,7 @@ def scaling(max_threads, quick, reps):
             for threads in counts:
                 numba.set_num_threads(threads)
                 net = sn.MLP(units, generator=10)
-                h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=1e-4), epochs=3, engine="numba")
+                h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=LR), epochs=3, engine="numba")
                 samples.setdefault((str(units), n, threads), []).append(h.seconds / 3)
     numba.set_num_threads(max(counts))
     rows = []
@@ -342,6 +434,39 @@ def scaling(max_threads, quick, reps):
         rows.append({"units": json.loads(units), "n": n, "threads": threads, "median": statistics.median(s),
                      "min": min(s), "max": max(s), "samples": s, "speedup": one / statistics.median(s)})
     return rows
+
+
+def _peer_names(parser, text, choices):
+    """``--peers``: a comma-separated list of ``choices``, or ``all``."""
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if names == ["all"]:
+        return list(choices)
+    unknown = [p for p in names if p not in choices]
+    if unknown:
+        parser.error(f"--peers: unknown peer {unknown[0]!r}; expected a comma-separated list of "
+                     f"{', '.join(choices)}, or all")
+    return list(dict.fromkeys(names))
+
+
+def run_guard(configs, limiter):
+    """Run :func:`bench.peers.guard` on every configuration; exits with the error at the first failure.
+
+    Returns one entry per configuration: the largest relative difference per JAX peer, and the tolerance.
+    """
+    from . import peers
+
+    out = []
+    for group, units, n, dtype in configs:
+        X, Y = data(units, n, dtype)
+        try:
+            worst = peers.guard(units, X, Y, dtype)
+        except peers.GuardError as exc:
+            limiter.restore_original_limits()
+            sys.exit(f"bench: the JAX peers failed their correctness guard and are not timed (nothing is):\n  {exc}")
+        out.append({"group": group, "units": units, "n": n, "dtype": np.dtype(dtype).name,
+                    "max_rel_diff": worst, "rtol": peers.guard_rtol(dtype)})
+    print(f"  guard passed: the jax peers' losses equal the numpy engine's on {len(out)} nets", file=sys.stderr)
+    return out
 
 
 def main(argv=None):
@@ -358,11 +483,22 @@ def main(argv=None):
                         help="only the play latency: the workshop nets' retrain and redraw as scratchnn play runs them")
     parser.add_argument("--scaling", action="store_true",
                         help="also time the numba engine on large batches with 1 .. --threads threads")
+    parser.add_argument("--workshop", action="store_true", help="only the three workshop nets, float32 and float64")
+    parser.add_argument("--peers", default="", metavar="jax,sklearn|all",
+                        help="also time these peers' epoch (bench/peers.py; pip install 'scratchnn[peers]')")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads: expected an int >= 1")
+    from . import peers
+
+    peer_names = _peer_names(parser, args.peers, peers.PEERS)
     os.makedirs(args.out, exist_ok=True)
+    ready = []
+    if peer_names and not args.play:
+        ready = peers.setup(peer_names, args.threads)  # before pin_threads, so the BLAS they load is pinned too
     limiter, threads = pin_threads(args.threads)
+    if "jax" in ready:
+        threads["jax"] = peers.jax_settings()
     if args.play:
         from . import play
 
@@ -389,15 +525,25 @@ def main(argv=None):
             engines.append((TorchEngine, {"fused": True}))
         if args.compile:
             engines.append((TorchEngine, {"compiled": True}))
+    engines += [(cls, {}) for name in ready for cls in peers.ENGINES[name]]
+    configs = grid(args.quick, args.workshop)
+    guard = run_guard(configs, limiter) if "jax" in ready else None
+    rates = floor_.machine(list(dict.fromkeys(np.dtype(c[3]) for c in configs)), args.threads)
     reps = args.reps or (3 if args.quick else 5)
     target = 0.01 if args.quick else 0.05
     rows = []
     start = time.perf_counter()
-    for config in grid(args.quick):
+    for config in configs:
         rows += measure(config, engines, reps, target)
         print(f"  timed {config[0]} {config[1]} n={config[2]} {np.dtype(config[3]).name}", file=sys.stderr, flush=True)
-    result = {"machine": machine(), "threads": threads, "quick": args.quick, "reps": reps,
-              "seconds": time.perf_counter() - start, "rows": rows}
+    floor_rows = floors(configs, rates)
+    by_config = {(f["group"], str(f["units"]), f["n"], f["dtype"]): f["seconds"] for f in floor_rows}
+    for r in rows:
+        if r["op"] == "epoch":
+            r["floor_multiple"] = r["median"] / by_config[(r["group"], str(r["units"]), r["n"], r["dtype"])]
+    result = {"machine": machine(), "threads": threads, "quick": args.quick, "workshop": args.workshop, "reps": reps,
+              "seconds": time.perf_counter() - start, "peers": ready, "guard": guard,
+              "floor": {"method": floor_.METHOD, "rates": rates, "configs": floor_rows}, "rows": rows}
     if args.million:
         result["million"] = million(args.threads)
     if args.scaling:
@@ -405,6 +551,17 @@ def main(argv=None):
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(table(rows))
+    print()
+    print(floor_table(rows, floor_rows, rates, args.threads))
+    if compile_line(rows):
+        print(compile_line(rows))
+    if guard:
+        worst = max(max(g["max_rel_diff"].values()) / np.finfo(g["dtype"]).eps for g in guard)
+        rtol = guard[0]["rtol"] / np.finfo(guard[0]["dtype"]).eps
+        print(f"jax peers' guard: their losses over {peers.GUARD_EPOCHS} epochs equal the numpy engine's on every net, "
+              f"the largest relative difference {worst:.1f} eps of the dtype (tolerance {rtol:.0f} eps)")
+    if "sklearn" in ready:
+        print("\n".join(peers.SKLEARN_DIFFERS))
     if args.million:
         m = result["million"]
         print(f"1,000,000 epochs of 1-5-1 (float32, numba, {args.threads} thread(s)): {m['seconds']:.1f} s "

@@ -1,13 +1,24 @@
-"""Smoke test of the timing harness: ``python -m bench --quick`` runs and writes its files (never a speed)."""
+"""The timing harness: ``python -m bench --quick`` runs and writes its files (never a speed); the peers'
+correctness guard and its planted failures; scikit-learn's peer runs its k epochs; the floor's flop count."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import textwrap
 
+import numpy as np
 import pytest
 
+from conftest import needs_sklearn
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the bench package sits beside scratchnn, not installed
+
+from bench import floor, run  # noqa: E402
+
+WORKSHOP = [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
 
 
 def test_quick_bench_runs_and_writes_its_files(tmp_path):
@@ -27,6 +38,56 @@ def test_quick_bench_runs_and_writes_its_files(tmp_path):
     assert all(r["min"] <= r["median"] <= r["max"] for r in result["rows"])
     for name in ("epoch_vs_n.png", "epoch_vs_width.png"):
         assert (tmp_path / name).stat().st_size > 1000
+    _assert_floor(result, done.stdout)
+
+
+def _assert_floor(result, stdout):
+    """bench.json has the floor (rates, one entry per net) and every epoch row its multiple; stdout its table."""
+    configs = {(c["group"], str(c["units"]), c["n"], c["dtype"]) for c in result["floor"]["configs"]}
+    epochs = [r for r in result["rows"] if r["op"] == "epoch"]
+    assert {(r["group"], str(r["units"]), r["n"], r["dtype"]) for r in epochs} == configs
+    for c in result["floor"]["configs"]:
+        assert c["seconds"] == pytest.approx(c["flop_seconds"] + c["tanh_seconds"])
+        assert c["flops"] == floor.epoch_flops(c["units"], c["n"]) and c["tanh_count"] > 0
+    assert all(r["peak_flops"] > 0 and r["tanh_seconds"] > 0 for r in result["floor"]["rates"].values())
+    assert all(r["floor_multiple"] > 0 for r in epochs)
+    assert "multiple of the floor" in stdout
+
+
+def test_bench_with_peers_times_them_beside_the_engines(tmp_path):
+    """``--workshop --peers all``: the peers' epoch rows (and none of the per-op ones), the guard, the floor."""
+    pytest.importorskip("matplotlib")
+    args = [sys.executable, "-m", "bench", "--workshop", "--quick", "--reps", "1", "--peers", "all", "--no-torch",
+            "--out", str(tmp_path)]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "bench.json").read_text())
+    _assert_floor(result, done.stdout)
+    engines = {r["engine"] for r in result["rows"]}
+    have = {name: importlib.util.find_spec(name) is not None for name in ("jax", "sklearn")}
+    expected = ({"jax scan", "jax step"} if have["jax"] else set()) | ({"sklearn"} if have["sklearn"] else set())
+    assert engines - {"numpy", "numba"} == expected
+    assert result["peers"] == [name for name in ("jax", "sklearn") if have[name]]
+    for r in result["rows"]:
+        if r["engine"] in expected:
+            assert r["op"] == "epoch", "a peer times the epoch only"
+    for name in ("jax", "sklearn"):
+        if not have[name]:
+            assert f"skipped peer {name}" in done.stderr and "scratchnn[peers]" in done.stderr
+    if have["jax"]:
+        assert len(result["guard"]) == 6 and all(
+            max(g["max_rel_diff"].values()) <= g["rtol"] for g in result["guard"])
+        assert all(r["compile_seconds"] > 0 for r in result["rows"] if r["engine"].startswith("jax"))
+    if have["sklearn"]:
+        assert "MLPRegressor is not the model" in done.stdout
+
+
+def test_bench_refuses_an_unknown_peer(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench", "--peers", "jax,tensorflow", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "--peers" in done.stderr and "'tensorflow'" in done.stderr
+    assert "jax" in done.stderr and "sklearn" in done.stderr and "all" in done.stderr
 
 
 def test_bench_refuses_bad_threads(tmp_path):
@@ -44,3 +105,126 @@ def test_play_latency_runs_and_writes_its_table(tmp_path):
     rows = json.loads((tmp_path / "play.json").read_text())["play"]
     assert [r["units"] for r in rows] == [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
     assert all(r["epochs"] == 1000 and len(r["retrain"]) == len(r["redraw"]) == 1 for r in rows)
+
+
+# ----------------------------------------------------------------- the JAX peers' guard
+@pytest.fixture(scope="module")
+def peers():
+    pytest.importorskip("jax")
+    from bench import peers
+
+    assert peers.setup(["jax"], threads=1) == ["jax"]
+    return peers
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("units", WORKSHOP, ids=lambda u: "-".join(map(str, u)))
+def test_jax_peers_train_scratchnns_model(peers, units, dtype):
+    """From scratchnn's θ, both JAX peers' 10 losses (and the one after) equal the NumPy engine's within 8 ε.
+
+    8 ε: the guard's tolerance (peers.guard_rtol; measured at most 2 ε over the bench's grid).
+    """
+    X, Y = run.data(units, 3000, dtype)
+    worst = peers.guard(units, X, Y, dtype)
+    assert set(worst) == {"jax scan", "jax step"}
+    assert max(worst.values()) <= 8 * np.finfo(dtype).eps
+
+
+def _planted(peers):
+    """JAX models with one bug each, as a student might write them: the guard must reject every one."""
+
+    class AdamClimbs(peers.JaxModel):  # a sign error in Adam's update: θ moves up the gradient
+        def adam(self, theta, m, v, t, D):
+            return super().adam(theta, m, v, t, [-g for g in D])
+
+    class NoBias(peers.JaxModel):  # the bias column θ^j[:, 0] never reaches z^{j+1}
+        def forward(self, theta, X):
+            return super().forward([t.at[:, 0].set(0) for t in theta], X)
+
+    return [AdamClimbs, NoBias]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_guard_rejects_a_wrong_jax_model(peers, dtype):
+    units = [1, 5, 5, 1]
+    X, Y = run.data(units, 3000, dtype)
+    for model in _planted(peers):
+        with pytest.raises(peers.GuardError, match="jax scan is not scratchnn's model"):
+            peers.guard(units, X, Y, dtype, model=model)
+
+
+def test_bench_refuses_to_time_jax_that_fails_the_guard(tmp_path):
+    """With a planted bug the bench stops before timing anything, names the peer, exits non-zero, writes nothing."""
+    pytest.importorskip("jax")
+    script = textwrap.dedent(f"""
+        import functools, sys
+        sys.path.insert(0, {ROOT!r})
+        from bench import peers, run
+
+        class AdamClimbs(peers.JaxModel):
+            def adam(self, theta, m, v, t, D):
+                return super().adam(theta, m, v, t, [-g for g in D])
+
+        peers.guard = functools.partial(peers.guard, model=AdamClimbs)
+        run.main(["--workshop", "--quick", "--reps", "1", "--peers", "jax", "--no-torch", "--out", {str(tmp_path)!r}])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "failed their correctness guard" in done.stderr and "jax scan is not scratchnn's model" in done.stderr
+    assert "timed workshop" not in done.stderr and not (tmp_path / "bench.json").exists()
+
+
+# ----------------------------------------------------------------------- scikit-learn
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("units", WORKSHOP, ids=lambda u: "-".join(map(str, u)))
+def test_sklearn_peer_runs_its_k_epochs_downhill(units, dtype):
+    needs_sklearn()
+    from bench import peers
+
+    X, Y = run.data(units, 3000, dtype)
+    reg = peers.SklearnPeer(units, X, Y, dtype).fit(30)
+    curve = np.asarray(reg.loss_curve_)
+    assert reg.n_iter_ == len(curve) == 30
+    assert np.all(np.diff(curve) < 0), "full-batch Adam at lr 1e-4: every epoch's loss below the one before"
+    assert reg.coefs_[0].dtype == dtype
+
+
+def test_sklearn_peer_never_stops_early():
+    """On a plateau (improvement per epoch below sklearn's default tol = 1e-4) its defaults stop after 12
+    iterations; the peer (tol = 0, n_iter_no_change = inf) runs all k."""
+    needs_sklearn()
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from bench import peers
+
+    X = np.random.default_rng(0).random((300, 1)).astype(np.float32)
+    Y = np.full((300, 1), 0.5, np.float32)
+    peer = peers.SklearnPeer([1, 5, 1], X, Y, np.float32)
+    defaults = peer.regressor(60).set_params(tol=1e-4, n_iter_no_change=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert defaults.fit(X, Y[:, 0]).n_iter_ < 60  # the plateau does stop sklearn's defaults
+    assert peer.fit(60).n_iter_ == 60
+
+
+# ---------------------------------------------------------------------------- the floor
+def test_floor_counts_the_epochs_flops_by_hand():
+    """1-5-5-1 on n = 3000, counted term by term (bench/floor.py's formula, written out):
+
+    z^{j+1} = a^j (θ^j)ᵀ: 2·3000·(5·2 + 5·6 + 1·6) = 276000, and as many for D^j = (δ^{j+1})ᵀ a^j;
+    𝓛 and δ^L: 8·3000 = 24000; δ^1: 2·3000·5·5 + 3·3000·5 = 195000; δ^2: 2·3000·1·5 + 3·3000·5 = 75000;
+    Adam: 13 per parameter, 13·46 = 598.
+    """
+    assert floor.epoch_flops([1, 5, 5, 1], 3000) == 2 * 276000 + 24000 + 195000 + 75000 + 598
+    one_hidden = 2 * 2 * 3000 * (5 * 2 + 1 * 6) + 24000 + (2 * 3000 * 1 * 5 + 3 * 3000 * 5) + 13 * 16
+    assert floor.epoch_flops([1, 5, 1], 3000) == one_hidden
+    assert floor.tanh_count([1, 5, 5, 1], 3000) == 3000 * 11  # every layer's tanh, the output's too
+
+
+def test_floor_adds_its_two_parts():
+    rates = {"peak_flops": 1e11, "tanh_seconds": 1e-9}
+    f = floor.floor([1, 10, 1], 3000, rates)
+    assert f["flop_seconds"] == f["flops"] / 1e11 and f["tanh_seconds"] == 3000 * 11 * 1e-9
+    assert f["seconds"] == f["flop_seconds"] + f["tanh_seconds"]

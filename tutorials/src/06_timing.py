@@ -33,9 +33,10 @@ def ms_per_epoch(history):
 
 # %%
 engines = ["numpy"] + (["numba"] if workshop.default_engine() == "numba" else [])
+ms = {}  # model -> ms per epoch, one per engine (kept for the floor, 6.5)
 print(f"{'model':>8} " + " ".join(f"{e:>12}" for e in engines + ["torch"]) + "   (ms per epoch)")
 for net in workshop.build_models():
-    row = []
+    row = ms[workshop.units_label(net.units)] = []
     for engine in engines:
         n = net.copy()
         sn.fit(n, X, Y, sn.Adam(n.theta, lr=0.015), epochs=2, engine=engine)  # warm up (numba compiles here)
@@ -123,7 +124,48 @@ for f in figures:
 print(f"{len(figures)} bench figure(s) found in {bench_out}" if figures else "no bench figures yet: run python -m bench")
 
 # %% [markdown]
-# ## 6.5 Threads
+# ## 6.5 The floor: how fast could an epoch be?
+# Count the arithmetic of one epoch and divide it by the fastest rate at which this machine does
+# arithmetic: none of these engines can run an epoch in less time. That is the bench's *floor*
+# (`bench/floor.py`, used by `python -m bench`):
+#
+# $$\text{floor} = \frac{F}{\text{peak}} + T \, c_{\tanh}$$
+#
+# - $F$, the floating-point operations of an epoch: the matrix products of the forward pass, of
+#   $D^j = (\delta^{j+1})^T a^j$ and of $\delta^j$, $2 n u^{j+1} (u^j + 1)$ each (a multiply-add is 2);
+#   the loss, $\delta^L$ and $g' = 1 - a^2$, a few per unit and point; Adam's update, 13 per parameter;
+# - peak, the FLOP/s of a large matrix product (`np.dot` of two 1024 × 1024 float32 matrices, one
+#   thread): every multiply-add fused and vectorized, the operands in cache;
+# - $T = n \sum_{j \ge 1} u^j$ tanh values per epoch (the output's too), at $c_{\tanh}$, the cost per
+#   value of the numba engine's own vectorized tanh, timed on a million values.
+#
+# It is a lower bound, not a target. It counts no memory traffic (every $a^j$, $z^j$, $\delta^j$ is
+# written and read back each epoch), no loop or call overhead (what 6.2 and 6.3 measured), and it
+# prices element-wise work at the matrix product's rate. And the sizes are tiny: a product with 5
+# or 10 columns cannot keep the vector units busy as a 1024 × 1024 one does. Below, each engine's
+# time per epoch from 6.1 as a multiple of the floor: the numba engine, with no overhead between
+# operations, comes within a small multiple of it; NumPy and torch, whose time is overhead, are
+# many times above.
+
+# %%
+import sys
+
+sys.path.insert(0, os.path.dirname(os.getcwd()))  # the repository root: bench/ is not installed with scratchnn
+from bench import floor
+
+rates = floor.machine([np.float32], threads=1)["float32"]
+print(f"peak {rates['peak_flops'] / 1e9:.0f} GFLOP/s (np.dot 1024 x 1024, 1 thread), "
+      f"numba tanh {rates['tanh_seconds'] * 1e9:.2f} ns per value")
+print(f"{'model':>8} {'flops':>8} {'tanh':>6} {'floor us':>9} " + " ".join(f"{e:>7}" for e in engines + ["torch"])
+      + "   (x floor)")
+for net in workshop.build_models():
+    f = floor.floor(net.units, len(X), rates)
+    label = workshop.units_label(net.units)
+    multiples = " ".join(f"{t * 1e-3 / f['seconds']:6.1f}x" for t in ms[label])
+    print(f"{label:>8} {f['flops']:8d} {f['tanh_count']:6d} {f['seconds'] * 1e6:9.1f} {multiples}")
+
+# %% [markdown]
+# ## 6.6 Threads
 # On a tiny net a second thread buys little or nothing: the two timings below are close, their difference
 # of the order of the spread between reruns of one setting. On a busy machine it can be worse: torch's
 # worker threads wait for a free core at every operator.
