@@ -82,6 +82,19 @@ def test_bench_with_peers_times_them_beside_the_engines(tmp_path):
         assert "MLPRegressor is not the model" in done.stdout
 
 
+def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(tmp_path):
+    """jax and scikit-learn made unimportable (None in sys.modules): the bench says so, naming the extra, and times the rest."""
+    code = ("import runpy, sys; sys.modules['jax'] = sys.modules['sklearn'] = None; "
+            f"sys.argv = ['bench', '--workshop', '--quick', '--reps', '1', '--peers', 'all', '--no-torch', '--out', {str(tmp_path)!r}]; "
+            "runpy.run_module('bench', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, library in (("jax", "jax"), ("sklearn", "scikit-learn")):
+        assert f"skipped peer {name}: {library} is not installed (pip install 'scratchnn[peers]')" in done.stderr
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["peers"] == [] and {r["engine"] for r in result["rows"]} == {"numpy", "numba"}
+
+
 def test_bench_refuses_an_unknown_peer(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench", "--peers", "jax,tensorflow", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
