@@ -37,6 +37,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,7 +179,7 @@ def load(grid, out):
 def run(grid, out, backend="local", jobs=2, scheduler=None, progress=False):
     """Fit the grid's cells that are not on disk, writing each as it finishes; returns an :class:`Outcome`.
 
-    ``backend``: "local" (joblib, ``jobs`` processes) or "dask" (``scheduler``'s cluster, or a
+    ``backend``: "local" (``jobs`` processes of joblib's loky) or "dask" (``scheduler``'s cluster, or a
     LocalCluster of ``jobs`` processes). Raises :class:`CellMismatch` before any fit when a file
     of the grid is not reusable, ImportError when Dask is missing.
     """
@@ -219,10 +220,18 @@ def _tagged(cell):
 
 
 def _joblib(todo, jobs):
-    """``(cell, loss, status)`` in the order the cells finish, from ``jobs`` joblib processes."""
+    """``(cell, loss, status)`` in the order the cells finish, from ``jobs`` joblib processes (1: this one).
+
+    The workers start with SIGINT ignored (joblib starts them, and dispatches the first cells,
+    inside ``Parallel(...)(...)``), so a Ctrl-C, which reaches the whole process group, is this
+    process's alone: joblib stops and kills the workers, whose cells in flight are lost. A
+    worker interrupted itself could print a traceback.
+    """
     from joblib import Parallel, delayed
 
-    yield from Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(_tagged)(c) for c in todo)
+    with _sigint_ignored():
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(_tagged)(c) for c in todo)
+    yield from results
 
 
 def require_dask():
@@ -252,26 +261,62 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """SIGINT only noted while the block runs; yields a function that raises KeyboardInterrupt if one came.
+
+    distributed's blocking calls (``as_completed``, ``result``, ``cancel``) are not safe to
+    interrupt: a KeyboardInterrupt raised inside one can leave its own callback failing with a
+    traceback in the log. The Dask loop polls instead and raises between those calls.
+    Signals can be set in the main thread only; elsewhere a Ctrl-C raises where it lands.
+    """
+    came = threading.Event()
+
+    def check():
+        if came.is_set():
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.set())
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+POLL_SECONDS = 0.05  # how often the Dask loop looks for finished cells and a Ctrl-C
+
+
 def _dask(todo, jobs, scheduler):
     """``(cell, loss, status)`` in the order the cells finish, from a Dask cluster."""
     distributed = require_dask()
     cluster = None
-    if scheduler is None:
-        with _sigint_ignored():
-            cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, **QUIET_CLUSTER)
-    try:
-        with distributed.Client(cluster or scheduler) as client:
-            # pure=False: fresh task keys, so a rerun right after a Ctrl-C never meets, on the same
-            # scheduler, the tasks of the run before that are still being cancelled
-            futures = {client.submit(fit_cell, c, pure=False): c for c in todo}
-            try:
-                for future in distributed.as_completed(futures):
-                    yield (futures[future], *future.result())
-            finally:
-                client.cancel(list(futures))
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with _sigint_deferred() as check_interrupt:
+        if scheduler is None:
+            with _sigint_ignored():
+                cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                   **QUIET_CLUSTER)
+        try:
+            with distributed.Client(cluster or scheduler) as client:
+                # pure=False: fresh task keys, so a rerun right after a Ctrl-C never meets, on the same
+                # scheduler, the tasks of the run before that are still being cancelled
+                futures = {client.submit(fit_cell, c, pure=False): c for c in todo}
+                finished = distributed.as_completed(futures)
+                try:
+                    while not finished.is_empty():
+                        check_interrupt()
+                        if not finished.has_ready():
+                            time.sleep(POLL_SECONDS)
+                            continue
+                        for future in finished.next_batch(block=False):
+                            yield (futures[future], *future.result())
+                finally:
+                    client.cancel(list(futures))
+        finally:
+            if cluster is not None:
+                cluster.close()
 
 
 # -------------------------------------------------------------------- summary
