@@ -6,10 +6,9 @@ arithmetic (multiply-adds, one division, selects, one integer shift), which
 LLVM turns into packed AVX2 instructions. What ``inspect_asm`` of ``g_rows``
 shows (AMD EPYC, AVX2 + FMA): float32 tanh, 8 lanes per ``ymm``: ``vfmadd213ps``,
 ``vmulps``, ``vdivps``, ``vmaxps``, ``vcmpltps`` + ``vblendvps`` for the selects;
-float64 tanh and sigmoid, 4 lanes: ``vmulpd``, ``vaddpd``, ``vdivpd``,
-``vblendvpd``, and ``vcvttpd2dq``, ``vpaddq``, ``vpsllq`` building 2^k; no call
-to ``tanh``/``exp``. (AVX2 has no packed double -> int64 conversion, so 2^k goes
-through int32; through int64 LLVM scalarized that step.)
+float64 tanh and sigmoid, 4 lanes: ``vfmadd``, ``vmulpd``, ``vaddpd``, ``vdivpd``,
+``vblendvpd``, and ``vpaddq``, ``vpsllq`` building 2^k from the bits of k + 1.5 * 2^52
+(no float -> int conversion: AVX2 has none to int64); no call to ``tanh``/``exp``.
 ``tests/test_fast_elementwise.py`` checks the packed instructions and the absence of calls.
 
 Every operation rounds as written: ``a * b + c`` is a multiply and an add (no
@@ -34,12 +33,13 @@ tanh, float64: through e = expm1(-2|x|), which has no cancellation at any |x|
     and stops short of 1.)
 
 exp and expm1 (both dtypes; Cody-Waite range reduction, Taylor polynomial)
-    x = k ln2 + r, k = round(x / ln2), |r| <= ln2 / 2, r = (x - k LN2_HI) - k LN2_LO in two fmas
+    x = k ln2 + r, k = round(x / ln2) (x / ln2 + 1.5 * 2^52 in an fma, less the same), |r| <= ln2 / 2,
+    r = (x - k LN2_HI) - k LN2_LO in two fmas
     expm1(r) = r + r^2/2! + ... + r^d/d!  (d = 7 for float32, 13 for float64:
                the first omitted term is below 0.1 ulp), by Horner's rule in fmas
                (half the instructions of a multiply and an add a step: float64 tanh 1.4x faster)
     exp(x)   = 2^k (1 + expm1(r)),   expm1(x) = 2^k expm1(r) + (2^k - 1)
-    2^k is built from its bits (exponent field k + bias), see ``_pow2``.
+    2^k is built from its bits (exponent field k + bias) from k + shifter, see ``_pow2``.
 
 sigmoid: 1 / (1 + e^{-z}) for z >= 0 and e^{z} / (1 + e^{z}) for z < 0 (no overflow).
 
@@ -71,21 +71,26 @@ f32 = np.float32
 
 # --------------------------------------------------------------------- 2^k from its bits
 @intrinsic
-def _pow2(typingctx, k):
-    """2^k for an integer-valued float k in the normal range, built from its exponent bits."""
-    if not isinstance(k, types.Float):
+def _pow2(typingctx, t):
+    """2^k from t = k + shifter (1.5 * 2^52; float32: 1.5 * 2^23), k an integer in the normal range.
+
+    Adding the shifter puts k in t's low mantissa bits (t's exponent fixed, its mantissa
+    2^51 + k; float32: 2^22 + k), so (bits(t) + bias) << mantissa is 2^k's bit pattern: the bits above the
+    exponent field shift out. Two integer operations, no float -> int conversion (AVX2 has
+    none to int64). A NaN t gives some number, and the NaN in expm1(r) carries on.
+    """
+    if not isinstance(t, types.Float):
         return None
-    width, mantissa, bias = (64, 52, 1023) if k.bitwidth == 64 else (32, 23, 127)
+    width, mantissa, bias = (64, 52, 1023) if t.bitwidth == 64 else (32, 23, 127)
 
     def codegen(context, builder, sig, args):
         int_t = ir.IntType(width)
-        # via int32: AVX2 has a packed double -> int32 conversion but none to int64
-        bits = builder.sext(builder.fptosi(args[0], ir.IntType(32)), int_t) if width == 64 else builder.fptosi(args[0], int_t)
+        bits = builder.bitcast(args[0], int_t)
         bits = builder.add(bits, ir.Constant(int_t, bias))
         bits = builder.shl(bits, ir.Constant(int_t, mantissa))
         return builder.bitcast(bits, context.get_value_type(sig.return_type))
 
-    return k(k), codegen
+    return t(t), codegen
 
 
 # ------------------------------------------------------------ a b + c, rounded once
@@ -144,30 +149,30 @@ _TAYLOR32 = tuple(f32(c) for c in _TAYLOR64[:6])  # 1/2!..1/7!
 
 
 def _reduce_and_poly(consts, taylor):
-    """Build ``(k, p)`` with x = k ln2 + r and p = expm1(r), for one dtype's constants."""
+    """Build ``reduce(x) = (t, p)`` with x = k ln2 + r, t = k + shifter (for :func:`_pow2`) and p = expm1(r)."""
     log2e, ln2_hi, ln2_lo, shifter = consts["log2e"], consts["ln2_hi"], consts["ln2_lo"], consts["shifter"]
     c2, c3, c4, c5, c6, c7 = taylor[:6]
     if len(taylor) == 6:
 
         @njit(**INLINE)
         def reduce(x):
-            k = (x * log2e + shifter) - shifter  # round(x / ln2), no libm call
-            k = k if k == k else shifter - shifter  # NaN stays NaN in p below; k must be a finite integer for _pow2
+            t = fma(x, log2e, shifter)  # k + shifter: adding the shifter rounds x / ln2 to an integer, no libm call
+            k = t - shifter
             r = fma(-k, ln2_lo, fma(-k, ln2_hi, x))
             q = fma(r, fma(r, fma(r, fma(r, fma(r, c7, c6), c5), c4), c3), c2)
-            return k, fma(r * r, q, r)
+            return t, fma(r * r, q, r)
 
         return reduce
     c8, c9, c10, c11, c12, c13 = taylor[6:]
 
     @njit(**INLINE)
     def reduce(x):
-        k = (x * log2e + shifter) - shifter
-        k = k if k == k else shifter - shifter
+        t = fma(x, log2e, shifter)
+        k = t - shifter
         r = fma(-k, ln2_lo, fma(-k, ln2_hi, x))
         q = fma(r, fma(r, fma(r, fma(r, fma(r, c13, c12), c11), c10), c9), c8)
         q = fma(r, fma(r, fma(r, fma(r, fma(r, fma(r, q, c7), c6), c5), c4), c3), c2)
-        return k, fma(r * r, q, r)
+        return t, fma(r * r, q, r)
 
     return reduce
 
@@ -193,8 +198,8 @@ def _vexp(x):
     def impl(x):
         y = lo if x < lo else x
         y = hi if y > hi else y
-        k, p = reduce(y)
-        return zero if x < lo else _pow2(k) * (one + p)  # 0 below lo, where the result is subnormal or 0
+        t, p = reduce(y)
+        return zero if x < lo else _pow2(t) * (one + p)  # 0 below lo, where the result is subnormal or 0
 
     return impl
 
@@ -242,8 +247,8 @@ def _tanh_through_exp(x):
     def impl(x):
         y = T(-2.0) * abs(x)
         y = lo if y < lo else y  # tanh = 1 exactly well before; keeps 2^k normal
-        k, p = reduce(y)
-        s = _pow2(k)
+        t, p = reduce(y)
+        s = _pow2(t)
         e = fma(s, p, s - one)  # expm1(-2|x|)
         return np.copysign(-e / (two + e), x)
 
