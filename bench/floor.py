@@ -23,7 +23,7 @@ rate, which no element-wise loop reaches; the matmuls of these nets, a few units
 wide, are far too small to reach that rate either.
 
 One caveat: the tanh part is priced at the numba engine's tanh, the fastest of
-NumPy's, torch's and its own here, but not XLA's in float64 (0.88 against 1.08 ns
+NumPy's, torch's and its own here, but not XLA's in float64 (0.88 against 0.95 ns
 per value on the machine this was written on; XLA's 6 ulp from np.tanh at worst, ours 3): a
 float64 engine spending its time in XLA's tanh could, in principle, come in under the floor's tanh part.
 """
