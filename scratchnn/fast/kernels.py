@@ -133,19 +133,25 @@ def grad_small(delta, A, D):
 
 
 @njit(**JIT)
+def theta_t_delta_row(theta, delta_next, delta, k):
+    """Row k of theta[:, 1:]^T delta_next: delta_{ki} = sum_s theta_{s,k+1} delta^{j+1}_{si}, summed in order of s."""
+    t = theta[0, k + 1]
+    for i in range(delta.shape[1]):
+        delta[k, i] = t * delta_next[0, i]
+    for s in range(1, delta_next.shape[0]):
+        t = theta[s, k + 1]
+        for i in range(delta.shape[1]):
+            delta[k, i] += t * delta_next[s, i]
+
+
+@njit(**JIT)
 def back_small(theta, delta_next, delta, code, Z, H):
     """delta = theta[:, 1:]^T delta_next * g'(Z), one unit's row at a time.
 
     delta^j_{ki} = (sum_s theta_{s,k+1} delta^{j+1}_{si}) g_j'(z^j_{ki}); H is a^j without its bias row.
     """
     for k in range(delta.shape[0]):
-        t = theta[0, k + 1]
-        for i in range(delta.shape[1]):
-            delta[k, i] = t * delta_next[0, i]
-        for s in range(1, delta_next.shape[0]):
-            t = theta[s, k + 1]
-            for i in range(delta.shape[1]):
-                delta[k, i] += t * delta_next[s, i]
+        theta_t_delta_row(theta, delta_next, delta, k)
         times_g_prime(code, Z[k : k + 1], H[k : k + 1], delta[k : k + 1])
 
 
@@ -154,15 +160,15 @@ def tanh_grad_dots(t, R, r, H, k, A):
     """e_i = t R_{ri} (1 - H_{ki}^2) and the four sums sum_i e_i A_{li}, l = 0 .. 3 (rows past A's
     repeat row 0; their sums are dropped): backward through tanh and the layer below in one pass."""
     one = H.dtype.type(1)
-    a0, a1 = A[0], A[min(1, A.shape[0] - 1)]  # (m,)
-    a2, a3 = A[min(2, A.shape[0] - 1)], A[min(3, A.shape[0] - 1)]  # (m,)
+    last = A.shape[0] - 1
+    l1, l2, l3 = min(1, last), min(2, last), min(3, last)
     s0 = s1 = s2 = s3 = H.dtype.type(0)
     for i in range(H.shape[1]):
         e = t * R[r, i] * (one - H[k, i] * H[k, i])
-        s0 += e * a0[i]
-        s1 += e * a1[i]
-        s2 += e * a2[i]
-        s3 += e * a3[i]
+        s0 += e * A[0, i]
+        s1 += e * A[l1, i]
+        s2 += e * A[l2, i]
+        s3 += e * A[l3, i]
     return s0, s1, s2, s3
 
 
@@ -175,13 +181,7 @@ def back_grad_tanh(theta, delta_next, delta, H, A, D):
         if delta_next.shape[0] == 1:
             s0, s1, s2, s3 = tanh_grad_dots(theta[0, k + 1], delta_next, 0, H, k, A)
         else:
-            t = theta[0, k + 1]
-            for i in range(delta.shape[1]):
-                delta[k, i] = t * delta_next[0, i]
-            for s in range(1, delta_next.shape[0]):
-                t = theta[s, k + 1]
-                for i in range(delta.shape[1]):
-                    delta[k, i] += t * delta_next[s, i]
+            theta_t_delta_row(theta, delta_next, delta, k)
             s0, s1, s2, s3 = tanh_grad_dots(H.dtype.type(1), delta, k, H, k, A)
         D[k, 0] += s0
         if D.shape[1] > 1:
