@@ -13,7 +13,7 @@ full-batch Adam) on n points::
   every multiply-add fused and vectorized, operands in cache;
 - T, the tanh evaluations of an epoch (:func:`tanh_count`), at c_tanh, the seconds
   per value of the numba engine's own vectorized tanh on a long array
-  (:func:`tanh_cost`: ``scratchnn.fast.elementwise.g_row`` on 2^20 values).
+  (:func:`tanh_cost`: ``scratchnn.fast.elementwise.g_vector`` on 2^20 values).
 
 It is a bound, not a target: it counts no memory traffic (a^j, z^j, δ^j are
 written and read back every epoch), no loop or call overhead (per epoch, per
@@ -80,14 +80,14 @@ def blas_peak(dtype, threads=1, size=1024, reps=5):
 
 
 def tanh_cost(dtype, length=1 << 20, reps=10):
-    """Seconds per value of the numba engine's tanh (``elementwise.g_row``) on ``length`` values, best of ``reps``."""
+    """Seconds per value of the numba engine's tanh (``elementwise.g_vector``) on ``length`` values, best of ``reps``."""
     from scratchnn.fast import elementwise
 
     z = np.random.default_rng(0).uniform(-3, 3, length).astype(dtype)
     a = np.empty_like(z)
     tanh = elementwise.CODES["tanh"]
-    elementwise.g_row(tanh, z, a)  # compile or load from the cache
-    return min(_seconds(lambda: elementwise.g_row(tanh, z, a)) for _ in range(reps)) / length
+    elementwise.g_vector(tanh, z, a)  # compile or load from the cache
+    return min(_seconds(lambda: elementwise.g_vector(tanh, z, a)) for _ in range(reps)) / length
 
 
 def _seconds(fn):
@@ -112,4 +112,4 @@ def floor(units, n, rates):
 
 METHOD = ("floor = F / peak + T c_tanh: F the epoch's flops (forward, loss, backward, Adam; bench/floor.py), "
           "peak np.dot 1024x1024 FLOP/s on the bench's threads, T the epoch's tanh values (n x sum of u^j, j >= 1), "
-          "c_tanh the numba engine's tanh per value (elementwise.g_row on 2^20 values)")
+          "c_tanh the numba engine's tanh per value (elementwise.g_vector on 2^20 values)")

@@ -37,7 +37,7 @@ forward pass and of D^j and δ^j, 2 n u^{j+1}(u^j + 1) each; the loss; δ^L and
 g' = 1 - a²; 13 per parameter for Adam); peak is the FLOP/s the bench measures
 for ``np.dot`` of two 1024 x 1024 matrices of the dtype on its threads (a BLAS
 matmul, the best of 5); T = n Σ_{j>=1} u^j tanh values, at c_tanh, the seconds
-per value of the numba engine's vectorized tanh (``elementwise.g_row``) on
+per value of the numba engine's vectorized tanh (``elementwise.g_vector``) on
 2^20 values. It ignores memory traffic, loop and call overhead, and prices
 element-wise work at the matmul's rate, so no engine reaches it (XLA's float64
 tanh is cheaper than numba's, the one caveat: see bench/floor.py): the second
@@ -340,14 +340,14 @@ def floors(configs, rates):
 
 
 def floor_table(rows, floor_rows, rates, threads):
-    """The second table: per configuration, the floor and each engine's epoch as a multiple of it."""
+    """The second table: per configuration, the floor and each engine's epoch as a multiple of it (the rows' ``floor_multiple``)."""
     engines = list(dict.fromkeys(r["engine"] for r in rows if r["op"] == "epoch"))
-    epoch = {(r["group"], _net(r["units"]), r["n"], r["dtype"], r["engine"]): r["median"]
-             for r in rows if r["op"] == "epoch"}
+    multiple = {(r["group"], _net(r["units"]), r["n"], r["dtype"], r["engine"]): r["floor_multiple"]
+                for r in rows if r["op"] == "epoch"}
     lines = [["group", "net", "n", "dtype", "floor", "tanh part"] + engines]
     for f in floor_rows:
         key = (f["group"], _net(f["units"]), f["n"], f["dtype"])
-        multiples = [f"{epoch[key + (e,)] / f['seconds']:.1f}x" if key + (e,) in epoch else "-" for e in engines]
+        multiples = [f"{multiple[key + (e,)]:.1f}x" if key + (e,) in multiple else "-" for e in engines]
         lines.append(list(key) + [f"{f['seconds'] * 1e6:.1f} us", f"{f['tanh_seconds'] / f['seconds']:.0%}"]
                      + multiples)
     rate_lines = [f"  {d}: peak {r['peak_flops'] / 1e9:.1f} GFLOP/s (np.dot 1024x1024, {threads} thread(s)), "
@@ -553,8 +553,9 @@ def main(argv=None):
     print(table(rows))
     print()
     print(floor_table(rows, floor_rows, rates, args.threads))
-    if compile_line(rows):
-        print(compile_line(rows))
+    compiled = compile_line(rows)
+    if compiled:
+        print(compiled)
     if guard:
         worst = max(max(g["max_rel_diff"].values()) / np.finfo(g["dtype"]).eps for g in guard)
         rtol = guard[0]["rtol"] / np.finfo(guard[0]["dtype"]).eps

@@ -328,12 +328,6 @@ def times_g_prime(code, Z, A, delta):
 
 
 @njit(**JIT)
-def g_row(code, z, a):
-    """a = g(z) element-wise for one row: both ``(m,)``."""
-    g_rows(code, z.reshape((1, z.size)), a.reshape((1, a.size)))
-
-
-@njit(**JIT)
 def g_vector(code, z, a):
-    """a = g(z) for 1-D arrays (the public face of the row loops, for tests and checks)."""
+    """a = g(z) for 1-D arrays (the public face of the row loops: the tests, and the bench's floor)."""
     g_rows(code, z.reshape((1, z.size)), a.reshape((1, a.size)))
