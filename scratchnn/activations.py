@@ -17,6 +17,8 @@ name            g(z)                          g'(z)
 
 import numpy as np
 
+from .checks import check_name
+
 LEAKY_SLOPE = 0.01  # torch's nn.LeakyReLU default negative slope
 
 
@@ -57,8 +59,4 @@ ACTIVATIONS = {
 
 def get(name):
     """The activation called ``name``; a ValueError lists the known ones."""
-    if not isinstance(name, str):
-        raise TypeError(f"activations: expected a name (str), got {type(name).__name__}")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activations: unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    return check_name("activations", "activation", name, ACTIVATIONS)

@@ -75,3 +75,12 @@ def check_real(name, value, low=None, high=None, low_open=False, high_open=False
         interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
         raise ValueError(f"{name}: expected a finite number in {interval}, got {value}")
     return value
+
+
+def check_name(arg, kind, name, registry):
+    """``registry[name]``: a TypeError when ``name`` is not a str, a ValueError naming ``arg`` and listing the known ``kind``s."""
+    if not isinstance(name, str):
+        raise TypeError(f"{arg}: expected a name (str), got {type(name).__name__}")
+    if name not in registry:
+        raise ValueError(f"{arg}: unknown {kind} {name!r}; expected one of {sorted(registry)}")
+    return registry[name]

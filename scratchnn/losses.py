@@ -44,7 +44,7 @@ L2 regularisation (Ng's ex4; the bias column is not penalised)
 
 import numpy as np
 
-from .checks import check_data
+from .checks import check_data, check_name
 
 
 def mse(a, y):
@@ -186,11 +186,7 @@ CRITERIA = {
 
 def get(name):
     """The criterion called ``name``; a ValueError lists the known ones."""
-    if not isinstance(name, str):
-        raise TypeError(f"criterion: expected a name (str), got {type(name).__name__}")
-    if name not in CRITERIA:
-        raise ValueError(f"criterion: unknown criterion {name!r}; expected one of {sorted(CRITERIA)}")
-    return CRITERIA[name]
+    return check_name("criterion", "criterion", name, CRITERIA)
 
 
 # ----------------------------------------------------------------------------- L2
