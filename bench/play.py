@@ -5,10 +5,10 @@
 For the workshop's three nets (1-5-1, 1-10-1, 1-5-5-1; Adam lr 0.015, 1000 full-batch epochs,
 float32, the numba engine) it times what the page runs after a change, without the browser:
 
-- ``retrain``: :meth:`scratchnn.play.session.Session.run`, the whole run as the page does it
+- ``retrain``: :meth:`scratchnn.apps.play.session.Session.run`, the whole run as the page does it
   (chunks of epochs, ‖δ^j‖ at every chunk boundary), wall time;
 - ``fit only``: the numba engine's own time within it (``scratchnn.fit``'s timings, compile excluded);
-- ``redraw``: every view's figure (:mod:`scratchnn.plots`) built and rendered to PNG, as the page shows it.
+- ``redraw``: every view's figure (:mod:`scratchnn.teaching.plots`) built and rendered to PNG, as the page shows it.
 
 One warm-up run per net is discarded (it compiles or loads the numba engine); each entry is the
 median of ``reps`` runs, with the min and max. Panel and the browser are not involved.
@@ -17,8 +17,8 @@ median of ``reps`` runs, with the min and max. Panel and the browser are not inv
 import statistics
 import time
 
-from scratchnn import workshop as ws
-from scratchnn.play import session, views
+from scratchnn.apps import workshop as ws
+from scratchnn.apps.play import session, views
 from scratchnn.table import format_table
 
 

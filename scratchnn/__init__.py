@@ -8,9 +8,9 @@ package) trains the same fits in PyTorch.
 from . import datasets
 from .activations import ACTIVATIONS
 from .data import lp_normalize, workshop_data
-from .explain import Explanation, explain
+from .teaching.explain import Explanation, explain
 from .generator import TorchGenerator
-from .gradcheck import GradcheckResult, gradcheck
+from .teaching.gradcheck import GradcheckResult, gradcheck
 from .losses import CRITERIA
 from .metrics import accuracy
 from .mlp import MLP, Trace

@@ -2,7 +2,7 @@
 
 ``PLANTED`` lists ``(exercise, mistake name, function)``: the function is what a
 student might write, and the checker must name that mistake. They are written
-here independently of scratchnn.exercises.mistakes (which reproduces them), so
+here independently of scratchnn.teaching.exercises.mistakes (which reproduces them), so
 that the test does not compare the checker's code with itself.
 """
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
-from scratchnn import cli
-from scratchnn import workshop as ws
+from scratchnn.apps import cli
+from scratchnn.apps import workshop as ws
 
 
 def test_workshop_without_torch(tmp_path, capsys):
@@ -143,7 +143,7 @@ def test_python_dash_m_runs_the_command():
 def test_workshop_runs_without_torch(tmp_path):
     # None in sys.modules makes every `import torch` raise ImportError, as on a machine without torch
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from scratchnn.cli import main\n"
+            "from scratchnn.apps.cli import main\n"
             f"status = main(['workshop', '--epochs', '5', '--out', {str(tmp_path)!r}])\n"
             "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
             "sys.exit(status)")
@@ -154,7 +154,7 @@ def test_workshop_runs_without_torch(tmp_path):
 
 
 def test_importing_the_command_does_not_import_torch():
-    code = "import sys, scratchnn.cli, scratchnn.workshop, scratchnn.plots, scratchnn.preprocess; print('torch' in sys.modules)"
+    code = "import sys, scratchnn.apps.cli, scratchnn.apps.workshop, scratchnn.teaching.plots, scratchnn.preprocess; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

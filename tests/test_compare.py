@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scratchnn.compare import RTOL, Comparison, compare_arrays
+from scratchnn.teaching.compare import RTOL, Comparison, compare_arrays
 
 
 def test_equal_arrays_are_exact_and_close():

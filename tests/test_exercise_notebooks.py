@@ -21,7 +21,7 @@ EXERCISES = os.path.join(TUTORIALS, "exercises")
 sys.path.insert(0, TUTORIALS)
 make_notebooks = pytest.importorskip("make_notebooks")  # needs nbformat
 nbformat = pytest.importorskip("nbformat")
-exercises = pytest.importorskip("scratchnn.exercises")
+exercises = pytest.importorskip("scratchnn.teaching.exercises")
 
 SOURCES = make_notebooks.exercise_sources()
 NOTEBOOKS = [make_notebooks.target(s) for s in SOURCES]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from exercise_mistakes import PLANTED
-from scratchnn import cli
-from scratchnn.exercises import NAMES, check, hint, mistake_names
-from scratchnn.exercises.hints import HINTS
+from scratchnn.apps import cli
+from scratchnn.teaching.exercises import NAMES, check, hint, mistake_names
+from scratchnn.teaching.exercises.hints import HINTS
 
 ROOT = Path(__file__).parent.parent
 SOLUTIONS = ROOT / "tutorials" / "exercises" / "solutions.py"
@@ -66,7 +66,7 @@ def _solutions():
 
 def _scratchnn_check(*args, without_torch=False):
     prelude = "import sys; sys.modules['torch'] = None\n" if without_torch else ""
-    code = prelude + f"from scratchnn.cli import main; sys.exit(main(['check', *{list(map(str, args))!r}]))"
+    code = prelude + f"from scratchnn.apps.cli import main; sys.exit(main(['check', *{list(map(str, args))!r}]))"
     if not without_torch:
         code = "import sys\n" + code
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -222,7 +222,7 @@ def test_hints_escalate_and_list_the_names(capsys):
 
 # -------------------------------------------------------------------- torch
 def test_importing_the_checker_does_not_import_torch():
-    code = "import sys, scratchnn, scratchnn.exercises, scratchnn.cli; print('torch' in sys.modules)"
+    code = "import sys, scratchnn, scratchnn.teaching.exercises, scratchnn.apps.cli; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == "False"
 

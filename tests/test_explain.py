@@ -95,7 +95,7 @@ def test_scratchnn_agrees_with_torch_autograd(units, activations, dtype):
     ours, theirs = sn.explain(net, X, Y), torchref.explain(net, X, Y)
     assert isinstance(theirs, sn.Explanation) and theirs.source == "torch"
     c = ours.compare(theirs)
-    # every row close at the dtype's tolerance (scratchnn.compare.RTOL: 1e-10 float64, 1e-4 float32)
+    # every row close at the dtype's tolerance (scratchnn.teaching.compare.RTOL: 1e-10 float64, 1e-4 float32)
     assert c.ok, str(c)
     # torch's a^0, z^1 and a^1 come from the same products: float64 agrees far tighter than the bound
     if dtype == np.float64:

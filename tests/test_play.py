@@ -18,8 +18,8 @@ import pytest
 
 import scratchnn as sn
 from scratchnn.diagnostics import delta_norms
-from scratchnn.play import session as ss
-from scratchnn.play import views
+from scratchnn.apps.play import session as ss
+from scratchnn.apps.play import views
 
 PNG_MAGIC = b"\x89PNG"
 RETRAIN_TIMEOUT = 60  # seconds a change may take to retrain and redraw (a cold numba cache compiles first)
@@ -34,14 +34,14 @@ def _python(code, block=()):
 
 # ------------------------------------------------------------------------------------ no Panel, no torch
 def test_importing_scratchnn_and_play_imports_neither_panel_nor_torch():
-    r = _python("import scratchnn, scratchnn.play, scratchnn.play.session, scratchnn.play.views\n"
+    r = _python("import scratchnn, scratchnn.apps.play, scratchnn.apps.play.session, scratchnn.apps.play.views\n"
                 "print('panel' in sys.modules, 'torch' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
 
 
 def test_play_without_panel_names_the_extra_to_install():
-    r = _python("from scratchnn.cli import main\nsys.exit(main(['play', '--no-browser']))", block=["panel"])
+    r = _python("from scratchnn.apps.cli import main\nsys.exit(main(['play', '--no-browser']))", block=["panel"])
     assert r.returncode == 2
     assert "pip install 'scratchnn[play]'" in r.stderr
 
@@ -130,7 +130,7 @@ def test_the_views_are_figures_of_plots_with_the_theta_shapes():
 @pytest.fixture
 def playground():
     pytest.importorskip("panel")
-    from scratchnn.play.page import Playground
+    from scratchnn.apps.play.page import Playground
 
     pg = Playground()
     assert pg.wait_idle(RETRAIN_TIMEOUT), "the first run did not end"
@@ -201,7 +201,7 @@ def test_a_long_run_streams_and_stops_and_a_new_change_cancels_it(playground):
 
 def test_without_torch_the_comparison_is_off_and_says_why():
     pytest.importorskip("panel")
-    r = _python("from scratchnn.play.page import Playground\n"
+    r = _python("from scratchnn.apps.play.page import Playground\n"
                 "pg = Playground(); w = pg.widgets['compare_torch']\n"
                 "print(w.disabled, pg.wait_idle(60), pg.last_run.status); pg.close()\n"
                 "print([o.object for o in pg.layout.select() if 'play-torch-note' in getattr(o, 'css_classes', [])])",
@@ -234,7 +234,7 @@ def browser(test):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``scratchnn play --no-browser`` on a free port of 127.0.0.1; yields its URL; killed at teardown."""
-    from scratchnn.play.screenshot import serving
+    from scratchnn.apps.play.screenshot import serving
 
     try:
         with serving(log=tmp_path_factory.mktemp("play") / "server.log") as url:
@@ -247,7 +247,7 @@ def server(tmp_path_factory):
 def chromium():
     from playwright.sync_api import sync_playwright
 
-    from scratchnn.play.screenshot import launch
+    from scratchnn.apps.play.screenshot import launch
 
     with sync_playwright() as p:
         b = launch(p)

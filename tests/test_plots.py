@@ -1,11 +1,11 @@
-"""scratchnn.plots: every figure builds headless and writes a PNG."""
+"""scratchnn.teaching.plots: every figure builds headless and writes a PNG."""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 import scratchnn as sn
-from scratchnn import plots
+from scratchnn.teaching import plots
 from scratchnn.data import workshop_raw
 
 PNG_MAGIC = b"\x89PNG"

@@ -1,4 +1,4 @@
-"""scratchnn.workshop: the notebook's models, data and test points, and the shared training loop."""
+"""scratchnn.apps.workshop: the notebook's models, data and test points, and the shared training loop."""
 
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
-from scratchnn import workshop as ws
+from scratchnn.apps import workshop as ws
 
 
 def test_test_points_replay_the_notebooks_global_numpy_stream():

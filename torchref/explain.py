@@ -1,4 +1,4 @@
-r"""The worked example of ``scratchnn.explain``, computed by torch's autograd alone.
+r"""The worked example of ``scratchnn.teaching.explain``, computed by torch's autograd alone.
 
 The net is rebuilt as torch's ``nn.Sequential`` (``to_torch``) and run module by
 module, each pre-activation z^j kept with ``retain_grad()``. After the
@@ -16,7 +16,7 @@ import torch
 
 import scratchnn as sn
 from scratchnn.checks import check_pair
-from scratchnn.explain import Explanation
+from scratchnn.teaching.explain import Explanation
 
 from .bridge import linears, loss_function, to_torch, torch_targets
 

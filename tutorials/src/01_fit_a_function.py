@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 
 import scratchnn as sn
-from scratchnn import plots, workshop
+from scratchnn.apps import workshop
+from scratchnn.teaching import plots
 import torchref
 
 torch.set_num_threads(1)  # one thread, as the bench pins it: on these tiny nets a second buys little (tutorial 6)

@@ -104,7 +104,7 @@ for name, act in activations.ACTIVATIONS.items():
 # We work in float64 on 8 points of the workshop's function with the 1-5-5-1 model.
 
 # %%
-from scratchnn import workshop
+from scratchnn.apps import workshop
 
 X, Y = workshop.data(np.float64)
 X, Y = X[::375], Y[::375]  # 8 points

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import scratchnn as sn
-from scratchnn import workshop
+from scratchnn.apps import workshop
 
 X64, Y64 = workshop.data(np.float64)
 X64, Y64 = X64[::100], Y64[::100]  # 30 points: the check costs two losses per parameter

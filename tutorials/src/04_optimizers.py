@@ -16,7 +16,8 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn import plots, workshop
+from scratchnn.apps import workshop
+from scratchnn.teaching import plots
 from torchref.agreement import rel_err
 
 X, Y = sn.workshop_data()

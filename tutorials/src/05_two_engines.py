@@ -16,7 +16,8 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn import plots, workshop
+from scratchnn.apps import workshop
+from scratchnn.teaching import plots
 
 epochs = 60 if QUICK else 3000
 X32, Y32 = workshop.data(np.float32)

@@ -17,7 +17,7 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn import workshop
+from scratchnn.apps import workshop
 
 X, Y = sn.workshop_data()
 epochs = 50 if QUICK else 500

@@ -33,7 +33,8 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn import plots, workshop
+from scratchnn.apps import workshop
+from scratchnn.teaching import plots
 from scratchnn.preprocess import Standardizer, mae, mse
 
 DATA = os.path.join("data", "quadrupole.npz")

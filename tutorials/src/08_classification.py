@@ -24,7 +24,8 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn import losses, plots
+from scratchnn import losses
+from scratchnn.teaching import plots
 from scratchnn.table import format_table
 from torchref.agreement import forward_loss_grad_errors
 

@@ -26,7 +26,7 @@ import numpy as np
 
 import scratchnn as sn
 import torchref
-from scratchnn.exercises import check, hint
+from scratchnn.teaching.exercises import check, hint
 
 # %% [markdown]
 # ## 1. The bias unit and the forward pass
@@ -145,7 +145,7 @@ check(numerical_gradient)
 # $r^j = \| D^{j,\mathrm{num}} - D^j \| / \| D^{j,\mathrm{num}} + D^j \|$: about $10^{-10}$ when both are right.
 
 # %%
-from scratchnn import workshop
+from scratchnn.apps import workshop
 
 X, Y = workshop.data(np.float64)
 X, Y = X[::100], Y[::100]

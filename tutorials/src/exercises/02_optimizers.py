@@ -20,8 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import scratchnn as sn
-from scratchnn import plots, workshop
-from scratchnn.exercises import check, hint
+from scratchnn.apps import workshop
+from scratchnn.teaching import plots
+from scratchnn.teaching.exercises import check, hint
 
 # %% [markdown]
 # ## 7. SGD with momentum

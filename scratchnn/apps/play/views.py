@@ -1,4 +1,4 @@
-"""What the playground shows of a :class:`~.session.Run`: the figures of :mod:`scratchnn.plots` and a few lines of text.
+"""What the playground shows of a :class:`~.session.Run`: the figures of :mod:`scratchnn.teaching.plots` and a few lines of text.
 
 No widgets here, and no mathematics: every figure is one of ``plots``' functions, every number
 comes from the run (the engine computed it).
@@ -6,9 +6,9 @@ comes from the run (the engine computed it).
 
 import io
 
-from .. import plots
+from ...teaching import plots
 from .. import workshop as ws
-from ..metrics import accuracy
+from ...metrics import accuracy
 
 VIEWS = ("data", "loss", "theta", "delta", "gap")  # in the order the page draws them
 DPI = 80

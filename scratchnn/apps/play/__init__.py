@@ -2,11 +2,11 @@
 
     scratchnn play [--port 5006] [--no-browser]       serve the page on localhost
 
-In Jupyter: ``scratchnn.play.app()`` returns the page (a Panel object), ``scratchnn.play.show()``
+In Jupyter: ``scratchnn.apps.play.app()`` returns the page (a Panel object), ``scratchnn.apps.play.show()``
 displays it. Needs Panel: ``pip install 'scratchnn[play]'``.
 
 Modules: ``session`` (settings in, a trained run out; no widgets), ``views`` (the run's figures,
-all from :mod:`scratchnn.plots`), ``page`` (the Panel widgets wired to both), ``screenshot`` (the
+all from :mod:`scratchnn.teaching.plots`), ``page`` (the Panel widgets wired to both), ``screenshot`` (the
 served page in headless Chromium, for the README and the browser tests). Importing this package
 imports neither Panel nor torch.
 """

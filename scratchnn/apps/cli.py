@@ -22,12 +22,13 @@ import time
 
 import numpy as np
 
-from . import datasets, sweep
+from .. import datasets
+from . import sweep
 from . import workshop as ws
-from .activations import ACTIVATIONS
-from .losses import CRITERIA, one_hot
-from .metrics import accuracy
-from .exercises import NAMES as EXERCISE_NAMES
+from ..activations import ACTIVATIONS
+from ..losses import CRITERIA, one_hot
+from ..metrics import accuracy
+from ..teaching.exercises import NAMES as EXERCISE_NAMES
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -326,7 +327,7 @@ def cmd_fit(parser, args):
 
 
 def _write_fit_outputs(out, curves, preds, gaps, X, Y, X_test, args, classifiers=None):
-    from . import plots
+    from ..teaching import plots
 
     os.makedirs(out, exist_ok=True)
     np.savez(os.path.join(out, "history.npz"), **{k.replace(" ", "_"): v for k, v in curves.items()})
@@ -444,7 +445,7 @@ def cmd_sweep(parser, args):
 
 # --------------------------------------------------------------------- check
 def cmd_check(parser, args):
-    from .exercises import run_file
+    from ..teaching.exercises import run_file
 
     return run_file(args.file, only=args.only)
 

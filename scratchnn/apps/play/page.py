@@ -12,7 +12,7 @@ import time
 import panel as pn
 
 from .. import workshop as ws
-from ..activations import ACTIVATIONS
+from ...activations import ACTIVATIONS
 from . import session as ss
 from . import views
 

@@ -9,8 +9,8 @@ exercises). ``sn.MLP(units, "tanh", float64)`` carries the case's theta;
 import numpy as np
 
 from ..gradcheck import numerical_gradient as _central_differences
-from ..mlp import MLP
-from ..optimizers import SGD, Adam
+from ...mlp import MLP
+from ...optimizers import SGD, Adam
 from .cases import ADAM_SETTINGS, EPS, SGD_SETTINGS
 
 NAME = "scratchnn's engine (sn.MLP, sn.SGD, sn.Adam)"

@@ -1,6 +1,6 @@
 r"""The exercise checker: run a student's functions on the cases, compare, name the mistake.
 
-For every function found, each case gives one :class:`~scratchnn.compare.Comparison`
+For every function found, each case gives one :class:`~scratchnn.teaching.compare.Comparison`
 (the student's answer against the reference, quantity by quantity and layer by
 layer). A function is right when every quantity of every case is close, it
 raised nothing and it left its inputs alone. A wrong one is diagnosed: the worst

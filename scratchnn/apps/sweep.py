@@ -104,7 +104,7 @@ def fit_cell(cell):
     """Train one cell from its settings; returns ``(loss, status)``.
 
     ``loss`` is the curve ``(epochs trained,)``; ``status`` is "done", "diverged" or
-    "interrupted" (see :class:`scratchnn.workshop.Run`).
+    "interrupted" (see :class:`scratchnn.apps.workshop.Run`).
     """
     from threadpoolctl import threadpool_limits
 
@@ -336,7 +336,7 @@ def summary_table(grid, results):
 
 def write_summary(grid, out, results):
     """Write summary.txt, sweep.csv and sweep.png of ``results`` (from :func:`load`) to ``out``; returns the table."""
-    from . import plots
+    from ..teaching import plots
 
     os.makedirs(out, exist_ok=True)
     table = summary_table(grid, results)

@@ -1,6 +1,6 @@
 """The served playground in headless Chromium: the README's screenshot, and the browser tests' harness.
 
-    python -m scratchnn.play.screenshot [docs/figures/playground.png]
+    python -m scratchnn.apps.play.screenshot [docs/figures/playground.png]
 
 :func:`serving` starts ``scratchnn play --no-browser`` on a free port of 127.0.0.1 and kills it on
 exit; :func:`launch` starts Debian's ``chromium`` through Playwright (``pip install playwright``;

@@ -16,7 +16,7 @@ says why in its note.
 
 import numpy as np
 
-from .table import format_table
+from ..table import format_table
 
 RTOL = {
     np.dtype(np.float64): 1e-10,  # two correct float64 computations agree to ~1e-15 (the agreement suite)

@@ -19,8 +19,8 @@ quantities with torch's autograd and returns the same type, and
 
 import numpy as np
 
-from . import losses as _losses
-from .checks import check_pair
+from .. import losses as _losses
+from ..checks import check_pair
 from .compare import Comparison, compare_arrays
 
 FULL = 12  # arrays with at most this many entries are printed in full
@@ -76,7 +76,7 @@ class Explanation:
 
     def steps(self):
         """The walk, in order: ``(name, layer, equation, value)`` for every quantity."""
-        from .activations import get
+        from ..activations import get
 
         L = self.L
         out = [("a", 0, "a^0 = [1, X]", self.a[0])]
@@ -122,10 +122,10 @@ class Explanation:
     __repr__ = __str__
 
     def compare(self, other, rtol=None):
-        """The per-quantity table against ``other`` (the reference): a :class:`~scratchnn.compare.Comparison`.
+        """The per-quantity table against ``other`` (the reference): a :class:`~scratchnn.teaching.compare.Comparison`.
 
         One row per a^j, z^j, 𝓛, δ^j and D^j, in the order of the walk; ``rtol`` defaults by dtype
-        (see :mod:`scratchnn.compare`).
+        (see :mod:`scratchnn.teaching.compare`).
         """
         if not isinstance(other, Explanation):
             raise TypeError(f"other: expected an Explanation (sn.explain or torchref.explain), got {type(other).__name__}")
@@ -143,7 +143,7 @@ def explain(net, X, Y):
 
     ``Y``: the targets ``net.criterion`` takes (class indices ``(n,)`` for ``cross_entropy`` too).
     """
-    from .mlp import MLP
+    from ..mlp import MLP
 
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")

@@ -24,14 +24,14 @@ import os
 
 import numpy as np
 
-from . import data as _data
-from .checks import check_dtype
-from .generator import TorchGenerator
-from .losses import get as get_criterion
-from .mlp import MLP
-from .optimizers import SGD, Adam
-from .table import format_table
-from .train import DivergenceError, History, fit
+from .. import data as _data
+from ..checks import check_dtype
+from ..generator import TorchGenerator
+from ..losses import get as get_criterion
+from ..mlp import MLP
+from ..optimizers import SGD, Adam
+from ..table import format_table
+from ..train import DivergenceError, History, fit
 
 WORKSHOP_UNITS = ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1])
 WORKSHOP_SEED = 10
@@ -384,7 +384,7 @@ def workshop_table(results, engine):
 
 def write_figures(out, results, X, Y, X_test, engine, lr):
     """The four workshop figures as PNG in ``out``; returns their paths."""
-    from . import plots
+    from ..teaching import plots
 
     os.makedirs(out, exist_ok=True)
     x, y = _data.workshop_raw()

@@ -173,7 +173,7 @@ def decision_boundary(ax, net, X, y, title="", resolution=150, margin=0.5):
     labels = np.asarray(y).reshape(len(X), -1)[:, 0].astype(np.int64)  # (n,)
     u_L = net.units[-1]
     if u_L <= 2:
-        from .losses import softmax
+        from ..losses import softmax
 
         p = out[:, 0] if net.criterion == "bce" else softmax(out)[:, 1]  # P(class 1)
         P = p.reshape(G0.shape)

@@ -19,7 +19,7 @@ needs a far larger eps and tol than float64 (u = 1.1e-16); tutorial 3 measures i
 
 import numpy as np
 
-from .checks import check_pair, check_real
+from ..checks import check_pair, check_real
 
 DEFAULTS = {  # dtype -> (eps, tol)
     np.dtype(np.float64): (1e-6, 1e-7),

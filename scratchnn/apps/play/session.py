@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 
-from .. import datasets
+from ... import datasets
 from .. import workshop as ws
-from ..activations import ACTIVATIONS
-from ..diagnostics import delta_norms
-from ..train import DivergenceError, fit
+from ...activations import ACTIVATIONS
+from ...diagnostics import delta_norms
+from ...train import DivergenceError, fit
 
 DATA_SETS = ("workshop",) + datasets.PLAYGROUND
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "momentum": "SGD, momentum 0.9"}
