@@ -19,3 +19,8 @@ def format_table(rows, left=(0,)):
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def units_label(units):
+    """``[1, 5, 5, 1]`` -> ``"1-5-5-1"``: a net's widths u^0-...-u^L, as tables and figures name it."""
+    return "-".join(str(u) for u in units)

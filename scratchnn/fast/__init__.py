@@ -41,3 +41,42 @@ def loss(net, X, Y, l2=0.0):
     from .engine import loss_and_grad as _loss_and_grad
 
     return _loss_and_grad(net, X, Y, backward=False, l2=l2)[0]
+
+
+_UNUSABLE = {}  # the answer of why_unusable(), once per process
+
+
+def why_unusable():
+    """None when the numba engine imports and trains a tiny net here, else why not (one line).
+
+    Nothing is swallowed quietly: the reason names the exception, so ``--engine auto`` can say
+    why it fell back to NumPy and ``--engine numba`` can fail with it. The first call compiles
+    the engine, or loads it from numba's cache (see :func:`scratchnn.fast.engine.fit`).
+    """
+    if "reason" not in _UNUSABLE:
+        _UNUSABLE["reason"] = _try_tiny_fit()
+    return _UNUSABLE["reason"]
+
+
+def _try_tiny_fit():
+    import numpy as np
+
+    from ..mlp import MLP
+    from ..optimizers import Adam
+
+    try:
+        from . import engine
+    except ImportError as exc:  # numba, or a library it needs, missing or broken
+        return f"the numba engine does not import: {type(exc).__name__}: {exc}"
+    X = np.zeros((4, 1), dtype=np.float32)
+    net = MLP([1, 2, 1])
+    try:
+        engine.fit(net, X, X, Adam(net.theta), 2, None, 0, None, 0)
+    except Exception as exc:  # a compile or run error of numba's: named, never hidden
+        return f"the numba engine fails on a tiny fit: {type(exc).__name__}: {exc}"
+    return None
+
+
+def default_engine():
+    """``"numba"`` when :func:`why_unusable` finds nothing wrong, else ``"numpy"`` (ask it why)."""
+    return "numba" if why_unusable() is None else "numpy"

@@ -17,6 +17,8 @@ import torch
 import scratchnn as sn
 import torchref
 from scratchnn.apps import workshop
+from scratchnn import fast
+from scratchnn.table import units_label
 from scratchnn.teaching import plots
 from torchref.agreement import rel_err
 
@@ -126,8 +128,8 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True, layout="constrained
 for ax, lr in zip(axes, (0.015, 0.05, 0.5)):
     curves = {}
     for net in workshop.build_models():
-        h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=lr), epochs=epochs, engine=workshop.default_engine())
-        label = workshop.units_label(net.units)
+        h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=lr), epochs=epochs, engine=fast.default_engine())
+        label = units_label(net.units)
         curves[label] = h.loss
         final[(label, lr)] = h.loss[-1]
     plots.loss_figure(curves, title=f"Adam, learning rate {lr}", ax=ax)

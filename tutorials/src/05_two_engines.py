@@ -17,6 +17,7 @@ import torch
 import scratchnn as sn
 import torchref
 from scratchnn.apps import workshop
+from scratchnn.table import units_label
 from scratchnn.teaching import plots
 
 epochs = 60 if QUICK else 3000
@@ -32,7 +33,7 @@ torch.set_num_threads(1)  # one thread, as the bench pins it: on these tiny nets
 # %%
 free = {}
 for net in workshop.build_models():  # the workshop's three models, from one TorchGenerator(10)
-    free[workshop.units_label(net.units)] = torchref.compare(net, X32, Y32, sn.Adam(net.theta, lr=0.015), epochs=epochs)
+    free[units_label(net.units)] = torchref.compare(net, X32, Y32, sn.Adam(net.theta, lr=0.015), epochs=epochs)
 for label, c in free.items():
     sep = np.argmax(c.rel_gap > 1e-4) if (c.rel_gap > 1e-4).any() else None
     print(f"{label:>8}: final losses {c.loss_scratch[-1]:.4e} / {c.loss_torch[-1]:.4e}, "
@@ -66,7 +67,7 @@ plt.show()
 # %%
 lock = {}
 for net in workshop.build_models():
-    lock[workshop.units_label(net.units)] = torchref.compare(net, X32, Y32, sn.Adam(net.theta, lr=0.015),
+    lock[units_label(net.units)] = torchref.compare(net, X32, Y32, sn.Adam(net.theta, lr=0.015),
                                                          epochs=min(epochs, 1000), resync_every=1)
 for label, c in lock.items():
     print(f"{label:>8}: lockstep max relative loss gap {c.rel_gap.max():.1e}, max parameter gap {c.param_gap.max():.1e}")

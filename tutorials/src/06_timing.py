@@ -18,6 +18,8 @@ import torch
 import scratchnn as sn
 import torchref
 from scratchnn.apps import workshop
+from scratchnn import fast
+from scratchnn.table import units_label
 
 X, Y = sn.workshop_data()
 epochs = 50 if QUICK else 500
@@ -32,11 +34,11 @@ def ms_per_epoch(history):
 # The numba engine (`engine="numba"`, package `scratchnn.fast`) is used when it is installed and works.
 
 # %%
-engines = ["numpy"] + (["numba"] if workshop.default_engine() == "numba" else [])
+engines = ["numpy"] + (["numba"] if fast.default_engine() == "numba" else [])
 ms = {}  # model -> ms per epoch, one per engine (kept for the floor, 6.5)
 print(f"{'model':>8} " + " ".join(f"{e:>12}" for e in engines + ["torch"]) + "   (ms per epoch)")
 for net in workshop.build_models():
-    row = ms[workshop.units_label(net.units)] = []
+    row = ms[units_label(net.units)] = []
     for engine in engines:
         n = net.copy()
         sn.fit(n, X, Y, sn.Adam(n.theta, lr=0.015), epochs=2, engine=engine)  # warm up (numba compiles here)
@@ -44,7 +46,7 @@ for net in workshop.build_models():
         row.append(ms_per_epoch(sn.fit(n, X, Y, sn.Adam(n.theta, lr=0.015), epochs=epochs, engine=engine)))
     model = torchref.to_torch(net)
     row.append(ms_per_epoch(torchref.fit(model, X, Y, epochs=epochs)))
-    print(f"{workshop.units_label(net.units):>8} " + " ".join(f"{t:12.3f}" for t in row))
+    print(f"{units_label(net.units):>8} " + " ".join(f"{t:12.3f}" for t in row))
 
 # %% [markdown]
 # ## 6.2 Where torch's time goes
@@ -161,7 +163,7 @@ print(f"{'model':>8} {'flops':>8} {'tanh':>6} {'floor us':>9} " + " ".join(f"{e:
       + "   (x floor)")
 for net in workshop.build_models():
     f = floor.floor(net.units, len(X), rates)
-    label = workshop.units_label(net.units)
+    label = units_label(net.units)
     multiples = " ".join(f"{t * 1e-3 / f['seconds']:6.1f}x" for t in ms[label])
     print(f"{label:>8} {f['flops']:8d} {f['tanh_count']:6d} {f['seconds'] * 1e6:9.1f} {multiples}")
 

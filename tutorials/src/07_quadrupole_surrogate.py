@@ -33,7 +33,7 @@ import torch
 
 import scratchnn as sn
 import torchref
-from scratchnn.apps import workshop
+from scratchnn import fast
 from scratchnn.teaching import plots
 from scratchnn.preprocess import Standardizer, mae, mse
 
@@ -84,7 +84,7 @@ topt = torchref.optimizer_to_torch(opt, model)  # torch.optim.Adam with the same
 print(net.describe())
 
 epochs = 5 if QUICK else 200
-engine = workshop.default_engine()
+engine = fast.default_engine()
 kw = dict(epochs=epochs, batch_size=64, seed=0, validation=(X_val, Y_val))
 h_sn = sn.fit(net, X_train, Y_train, opt, engine=engine, **kw)
 h_t = torchref.fit(model, X_train, Y_train, topt, **kw)  # the same shuffled batches: sn.batches(n, 64, seed, epoch)
