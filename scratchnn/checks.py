@@ -40,12 +40,11 @@ def check_data(name, A, dtype, columns):
 def check_pair(X, Y, net, names=("X", "Y")):
     """Inputs and targets for ``net``: matching rows, the net's widths and dtype, targets its criterion takes.
 
-    Returns the targets as the criterion's ``(n, u^L)`` array (class indices become one-hot rows).
+    Returns the targets as the criterion's ``(n, u^L)`` array (class indices become one-hot rows),
+    as ``net.check_targets`` makes them.
     """
-    from .losses import get  # here, not at the top: losses imports this module
-
     check_data(names[0], X, net.dtype, net.units[0])
-    targets = get(net.criterion).targets(names[1], Y, net.dtype, net.units[-1])
+    targets = net.check_targets(Y, names[1])
     if X.shape[0] != targets.shape[0]:
         raise ValueError(
             f"{names[0]}, {names[1]}: expected the same number of rows, got {X.shape[0]} and {targets.shape[0]}"

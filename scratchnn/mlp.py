@@ -57,6 +57,7 @@ from .generator import TorchGenerator
 from .init import linear_theta
 from .table import format_table
 
+
 class Trace:
     """Every quantity of one forward pass.
 
@@ -75,8 +76,8 @@ class Trace:
         return self.a[-1]
 
 
-def _with_bias_unit(h):
-    """[1, h]: prepend the bias unit to each row of ``h`` (n, u) -> (n, u + 1)."""
+def with_bias_unit(h):
+    """[1, h]: the bias unit prepended to each row of ``h``, ``(n, u) -> (n, u + 1)``; as a^j is laid out."""
     a = np.empty((h.shape[0], h.shape[1] + 1), dtype=h.dtype)
     a[:, 0] = 1
     a[:, 1:] = h
@@ -102,23 +103,30 @@ class MLP:
         Where the initial weights come from: torch's ``nn.Linear`` rule on
         torch's CPU stream, so ``MLP(units, generator=TorchGenerator(s))``
         equals torch's ``nn.Sequential`` built after ``torch.manual_seed(s)``.
-        An int is a seed. Default 0.
+        An int is a seed. Default 0. Not drawn from when ``theta`` is given.
     criterion : "mse", "bce" or "cross_entropy"
         The loss 𝓛 (:mod:`scratchnn.losses`). ``"mse"`` (default): the workshop's
         mean squared error, any output activation. ``"bce"``: binary cross-entropy
         on a sigmoid output, targets in [0, 1], as ``nn.BCELoss``. ``"cross_entropy"``:
         softmax cross-entropy on an identity output (the logits), targets as class
         indices ``(n,)`` or probabilities ``(n, u^L)``, as ``nn.CrossEntropyLoss``.
+    theta : list of L arrays, optional
+        Start from these weights instead of drawing them: θ^j ``(u^{j+1}, u^j + 1)`` of ``dtype``
+        for ``j = 0..L-1`` (copied). :meth:`load`, :meth:`copy` and ``torchref.from_torch`` build
+        their nets this way.
 
     ``MLP([1, 5, 1])`` is the workshop's model 0 (with ``generator=10``, its weights too);
     ``MLP([64, 25, 10], ["sigmoid", "identity"], criterion="cross_entropy")`` classifies the digits.
     """
 
-    def __init__(self, units, activations="tanh", dtype=np.float32, generator=0, criterion="mse"):
+    def __init__(self, units, activations="tanh", dtype=np.float32, generator=0, criterion="mse", theta=None):
         self.units = _check_units(units)
         self.activations = _check_activations(activations, len(self.units) - 1)
         self.dtype = check_dtype("dtype", dtype)
         self.criterion = _check_criterion(criterion, self.activations, self.units)
+        if theta is not None:
+            self.theta = _check_theta(theta, self.units, self.dtype)
+            return
         if isinstance(generator, TorchGenerator):
             gen = generator
         elif isinstance(generator, (int, np.integer)) and not isinstance(generator, (bool, np.bool_)):
@@ -158,12 +166,12 @@ class MLP:
         return self._forward_trace(X)
 
     def _forward_trace(self, X):
-        a = [_with_bias_unit(X)]  # a^0: (n, u^0 + 1)
+        a = [with_bias_unit(X)]  # a^0: (n, u^0 + 1)
         z = [None]
         for j in range(self.L):
             z.append(a[j] @ self.theta[j].T)  # z^{j+1}: (n, u^{j+1})
             h = _act.get(self.activations[j]).g(z[j + 1])  # g_{j+1}(z^{j+1}): (n, u^{j+1})
-            a.append(h if j + 1 == self.L else _with_bias_unit(h))  # a^{j+1}
+            a.append(h if j + 1 == self.L else with_bias_unit(h))  # a^{j+1}
         return Trace(a, z)
 
     def forward(self, X):
@@ -188,12 +196,25 @@ class MLP:
             return c[:, 0] if self.units[-1] == 1 else c
         return trace.output
 
+    def check_targets(self, Y, name="Y"):
+        """Y as the net's criterion takes it: ``(n, u^L)`` of the net's dtype, class indices ``(n,)``
+        turned into one-hot rows (``cross_entropy``); raises, naming ``name``, when the criterion
+        cannot take Y (see :mod:`scratchnn.losses`)."""
+        return _losses.get(self.criterion).targets(name, Y, self.dtype, self.units[-1])
+
     def loss(self, X, Y, l2=0.0):
         """𝓛, the net's criterion (:mod:`scratchnn.losses`); with ``l2=λ`` plus λ/(2n) Σ_j ‖θ^j[:, 1:]‖²."""
         Y = check_pair(X, Y, self)
-        return self._loss(X, Y, check_real("l2", l2, low=0.0))
+        return self.loss_unchecked(X, Y, check_real("l2", l2, low=0.0))
 
-    def _loss(self, X, Y, l2=0.0, n=None):
+    def loss_unchecked(self, X, Y, l2=0.0, n=None):
+        """𝓛 + λ/(2n) Σ_j ‖θ^j[:, 1:]‖², as :meth:`loss`, but skipping its argument checks.
+
+        X ``(n_X, u^0)`` and Y ``(n_X, u^L)`` must already be what :meth:`loss` checks for (Y as
+        :meth:`check_targets` returns it: class indices one-hot), and ``l2`` a float >= 0.
+        ``n`` divides λ (default: X's rows; ``fit`` passes all its points for a minibatch).
+        For inner loops (``fit``, ``gradcheck``) that check once, before the loop.
+        """
         return self._objective(self._forward_trace(X), Y, l2, X.shape[0] if n is None else n)
 
     def _objective(self, trace, Y, l2, n):
@@ -212,7 +233,7 @@ class MLP:
         """
         if not isinstance(trace, Trace):
             raise TypeError(f"trace: expected the Trace of forward_trace, got {type(trace).__name__}")
-        Y = _losses.get(self.criterion).targets("Y", Y, self.dtype, self.units[-1])
+        Y = self.check_targets(Y)
         if Y.shape[0] != trace.output.shape[0]:
             raise ValueError(f"Y: expected {trace.output.shape[0]} rows like the trace, got {Y.shape[0]}")
         return self._backward(trace, Y)
@@ -240,10 +261,16 @@ class MLP:
         n the number of points; the bias column θ^j[:, 0] is not penalised.
         """
         Y = check_pair(X, Y, self)
-        return self._loss_and_grad(X, Y, check_real("l2", l2, low=0.0))
+        return self.loss_and_grad_unchecked(X, Y, check_real("l2", l2, low=0.0))
 
-    def _loss_and_grad(self, X, Y, l2=0.0, n=None):
-        """As :meth:`loss_and_grad`, on checked targets; λ is divided by ``n`` (default: X's rows; fit: all its points)."""
+    def loss_and_grad_unchecked(self, X, Y, l2=0.0, n=None):
+        """``(L, D)`` as :meth:`loss_and_grad`, but skipping its argument checks.
+
+        𝓛 + λ/(2n) Σ_j ‖θ^j[:, 1:]‖² and D^j = (δ^{j+1})ᵀ a^j, with D^j[:, 1:] += (λ/n) θ^j[:, 1:].
+        X, Y and ``l2`` must already be what :meth:`loss_and_grad` checks for (Y as
+        :meth:`check_targets` returns it); ``n`` divides λ (default: X's rows; ``fit`` passes all
+        its points for a minibatch). For inner loops that check once, before the loop.
+        """
         trace = self._forward_trace(X)
         _, D = self._backward(trace, Y)
         n = X.shape[0] if n is None else n
@@ -253,7 +280,7 @@ class MLP:
 
     # ------------------------------------------------------------------ report
     def describe(self):
-        """A table of the layers: units, theta shape, parameters, activation, torch names."""
+        """A table of the layers (units, theta shape, parameters, activation, torch names) and the criterion."""
         rows = [("layer j", "units u^j", "theta^j shape", "parameters", "activation g_j", "torch parameters")]
         rows.append(("0 (input)", str(self.units[0]), "", "", "", ""))
         for j in range(1, self.L + 1):
@@ -300,41 +327,24 @@ class MLP:
                 raise ValueError(f"path: {path!r} is not a scratchnn model file: no {key!r} entry")
         units = [int(u) for u in np.atleast_1d(content["units"])]
         activations = [str(s) for s in np.atleast_1d(content["activations"])]
-        net = cls.__new__(cls)
+        missing = [f"theta_{j}" for j in range(len(units) - 1) if f"theta_{j}" not in content]
+        if missing:
+            raise ValueError(f"path: {path!r} holds a malformed model: no {missing[0]!r} entry")
+        theta = [content[f"theta_{j}"] for j in range(len(units) - 1)]
         try:
-            net.units = _check_units(units)
-            net.activations = _check_activations(activations, len(net.units) - 1)
-            net.dtype = check_dtype("dtype", str(content["dtype"]))
             # files written before the criterion was saved hold MSE models
-            net.criterion = _check_criterion(str(content.get("criterion", "mse")), net.activations, net.units)
+            net = cls(units, activations, str(content["dtype"]), criterion=str(content.get("criterion", "mse")),
+                      theta=theta)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"path: {path!r} holds a malformed model: {exc}") from None
-        net.theta = []
-        for j in range(net.L):
-            key = f"theta_{j}"
-            expected = (net.units[j + 1], net.units[j] + 1)
-            if key not in content:
-                raise ValueError(f"path: {path!r} holds a malformed model: no {key!r} entry")
-            t = content[key]
-            if t.shape != expected or t.dtype != net.dtype:
-                raise ValueError(
-                    f"path: {path!r} holds a malformed model: {key} is {t.dtype} {t.shape}, "
-                    f"expected {net.dtype} {expected}"
-                )
+        for j, t in enumerate(net.theta):
             if not np.all(np.isfinite(t)):
-                raise ValueError(f"path: {path!r} holds a malformed model: {key} contains NaN or inf")
-            net.theta.append(np.ascontiguousarray(t))
+                raise ValueError(f"path: {path!r} holds a malformed model: theta_{j} contains NaN or inf")
         return net
 
     def copy(self):
         """A deep copy (same units, activations, dtype, criterion; theta copied)."""
-        net = MLP.__new__(MLP)
-        net.units = list(self.units)
-        net.activations = list(self.activations)
-        net.dtype = self.dtype
-        net.criterion = self.criterion
-        net.theta = [t.copy() for t in self.theta]
-        return net
+        return type(self)(self.units, self.activations, self.dtype, criterion=self.criterion, theta=self.theta)
 
 
 def _check_units(units):
@@ -365,6 +375,26 @@ def _check_activations(activations, L):
     for name in activations:
         _act.get(name)
     return activations
+
+
+def _check_theta(theta, units, dtype):
+    """Copies of θ^0..θ^{L-1}, if there is one per layer, each ``(u^{j+1}, u^j + 1)`` of ``dtype``."""
+    L = len(units) - 1
+    if isinstance(theta, np.ndarray) or not hasattr(theta, "__len__"):
+        raise TypeError(f"theta: expected a list of {L} arrays θ^0..θ^{L - 1}, got {type(theta).__name__}")
+    if len(theta) != L:
+        raise ValueError(f"theta: expected {L} arrays (θ^j for j = 0..{L - 1}, units {units}), got {len(theta)}")
+    copies = []
+    for j, t in enumerate(theta):
+        expected = (units[j + 1], units[j] + 1)  # (u^{j+1}, u^j + 1)
+        if not isinstance(t, np.ndarray):
+            raise TypeError(f"theta[{j}]: expected a numpy array {expected} of {dtype}, got {type(t).__name__}")
+        if t.dtype != dtype:
+            raise TypeError(f"theta[{j}]: expected dtype {dtype}, got {t.dtype}")
+        if t.shape != expected:
+            raise ValueError(f"theta[{j}]: expected shape {expected} = (u^{j + 1}, u^{j} + 1), got {t.shape}")
+        copies.append(np.array(t, order="C"))
+    return copies
 
 
 def _check_criterion(criterion, activations, units):

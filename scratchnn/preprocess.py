@@ -1,4 +1,4 @@
-r"""Preparing data and scoring predictions: standardisation and error metrics.
+r"""Preparing data and scoring predictions: standardisation, and the mean absolute error.
 
 Standardisation is fitted on the training set only, then applied unchanged to
 validation and test data (fitting it on all data leaks their statistics into
@@ -9,6 +9,10 @@ training). For every column k of the training inputs ``A`` (n, p):
     A'_ik   = (A_ik - mu_k) / sigma_k
 
 A constant column (sigma_k = 0) is only centred (sigma_k is taken as 1).
+
+The mean absolute error :func:`mae` scores predictions in the data's own
+(physical) units, per column with ``axis=0``. The mean squared error is the
+engine's criterion: ``net.loss(X, Y)``, or :func:`scratchnn.losses.mse` on arrays.
 """
 
 import numpy as np
@@ -88,21 +92,10 @@ def _check_pred_target(prediction, target):
         raise ValueError(f"prediction, target: expected the same shape, got {prediction.shape} and {target.shape}")
 
 
-def mse(prediction, target, axis=None):
-    r"""Mean squared error ``(1/N) sum (prediction - target)^2``, accumulated in float64.
-
-    ``axis=None`` averages every element (N = n p, as ``nn.MSELoss``);
-    ``axis=0`` gives one value per column (N = n).
-    """
-    _check_pred_target(prediction, target)
-    r = prediction.astype(np.float64) - target
-    return np.mean(r * r, axis=axis)
-
-
 def mae(prediction, target, axis=None):
-    r"""Mean absolute error ``(1/N) sum |prediction - target|``, accumulated in float64.
+    r"""Mean absolute error ``(1/N) Σ |prediction - target|`` of two ``(n, p)`` arrays, accumulated in float64.
 
-    ``axis`` as in :func:`mse`.
+    ``axis=None`` averages every element (N = n p); ``axis=0`` gives one value per column (N = n).
     """
     _check_pred_target(prediction, target)
     return np.mean(np.abs(prediction.astype(np.float64) - target), axis=axis)

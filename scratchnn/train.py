@@ -137,11 +137,11 @@ def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start
     start = time.perf_counter()
     for epoch in range(epochs):
         if validation is not None:
-            val_loss = float(net._loss(*validation))  # with the parameters at the start of the epoch
+            val_loss = float(net.loss_unchecked(*validation))  # with the parameters at the start of the epoch
         epoch_loss = 0.0
         for idx in batches(n, batch_size, seed, start_epoch + epoch):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit is caught just below
-                loss, D = net._loss_and_grad(X[idx], Y[idx], l2, n)
+                loss, D = net.loss_and_grad_unchecked(X[idx], Y[idx], l2, n)
             epoch_loss += float(loss) * (1.0 if batch_size is None else len(idx) / n)
             if not np.isfinite(epoch_loss):
                 # stop at the first non-finite loss: the history keeps the epochs before it

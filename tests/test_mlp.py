@@ -121,15 +121,30 @@ def test_describe_names_torch_parameters():
         assert expected in text
 
 
+ROUND_TRIP_NETS = [
+    ([2, 4, 3], ["sigmoid", "leaky_relu"], "mse"),
+    ([3, 5, 2], ["tanh", "sigmoid"], "bce"),
+    ([4, 6, 3], ["relu", "identity"], "cross_entropy"),
+]
+
+
+def same_net(a, b):
+    """Units, activations, dtype, criterion equal and every θ^j bit-identical (same dtype, same bits)."""
+    return (type(a) is type(b) and a.units == b.units and a.activations == b.activations and a.dtype == b.dtype
+            and a.criterion == b.criterion and len(a.theta) == len(b.theta)
+            and all(s.dtype == t.dtype and s.shape == t.shape and s.tobytes() == t.tobytes()
+                    for s, t in zip(a.theta, b.theta)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_save_load_roundtrip(tmp_path, dtype):
-    net = sn.MLP([2, 4, 3], activations=["sigmoid", "leaky_relu"], dtype=dtype, generator=4)
+@pytest.mark.parametrize("units,acts,criterion", ROUND_TRIP_NETS)
+def test_save_load_roundtrip(tmp_path, dtype, units, acts, criterion):
+    net = sn.MLP(units, activations=acts, dtype=dtype, generator=4, criterion=criterion)
     path = tmp_path / "m.npz"
     net.save(path)
     back = sn.MLP.load(path)
-    assert back.units == net.units and back.activations == net.activations and back.dtype == net.dtype
-    for a, b in zip(net.theta, back.theta):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert same_net(back, net)
+    assert all(t.flags.c_contiguous and t.flags.writeable for t in back.theta)
 
 
 def test_load_rejects_missing_and_malformed_files(tmp_path):
@@ -147,8 +162,13 @@ def test_load_rejects_missing_and_malformed_files(tmp_path):
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, units=np.array([1, 2, 1]), activations=np.array(["tanh", "tanh"]), dtype=np.array("float32"),
              theta_0=net.theta[0], theta_1=np.zeros((1, 4), np.float32))
-    with pytest.raises(ValueError, match="theta_1"):
+    with pytest.raises(ValueError, match=r"malformed model: theta\[1\]: expected shape \(1, 3\)"):
         sn.MLP.load(wrong)
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, units=np.array([1, 2, 1]), activations=np.array(["tanh", "tanh"]), dtype=np.array("float32"),
+             theta_0=net.theta[0])
+    with pytest.raises(ValueError, match="no 'theta_1' entry"):
+        sn.MLP.load(missing)
     bad_act = tmp_path / "bad_act.npz"
     np.savez(bad_act, units=np.array([1, 2, 1]), activations=np.array(["tanh", "swish"]), dtype=np.array("float32"),
              theta_0=net.theta[0], theta_1=net.theta[1])
@@ -157,7 +177,7 @@ def test_load_rejects_missing_and_malformed_files(tmp_path):
     nan = tmp_path / "nan.npz"
     np.savez(nan, units=np.array([1, 2, 1]), activations=np.array(["tanh", "tanh"]), dtype=np.array("float32"),
              theta_0=np.full((2, 2), np.nan, np.float32), theta_1=net.theta[1])
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="theta_0 contains NaN"):
         sn.MLP.load(nan)
 
 
@@ -166,6 +186,65 @@ def test_copy_is_deep():
     other = net.copy()
     other.theta[0][0, 0] += 1
     assert net.theta[0][0, 0] != other.theta[0][0, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("units,acts,criterion", ROUND_TRIP_NETS)
+def test_copy_is_the_same_net(dtype, units, acts, criterion):
+    net = sn.MLP(units, activations=acts, dtype=dtype, generator=4, criterion=criterion)
+    net.theta[0][0, 0] = 0.1  # not what the generator draws: the copy must take theta, not redraw it
+    assert same_net(net.copy(), net)
+
+
+def test_copy_and_load_keep_a_subclass(tmp_path):
+    class Sub(sn.MLP):
+        pass
+
+    net = Sub([2, 3, 1], generator=1)
+    assert same_net(net.copy(), net)
+    net.save(tmp_path / "s.npz")
+    assert same_net(Sub.load(tmp_path / "s.npz"), net)
+
+
+def test_theta_argument_starts_from_those_weights():
+    drawn = sn.MLP([2, 3, 1], dtype=np.float64, generator=5)
+    theta = [t + 1 for t in drawn.theta]
+    net = sn.MLP([2, 3, 1], dtype=np.float64, theta=theta)
+    assert all(np.array_equal(a, b) for a, b in zip(net.theta, theta))
+    theta[0][0, 0] = 7.0
+    assert net.theta[0][0, 0] != 7.0  # copied, not shared
+
+
+@pytest.mark.parametrize(
+    "theta, error, match",
+    [
+        (np.zeros((3, 3)), TypeError, r"theta: expected a list of 2 arrays"),
+        ([np.zeros((3, 3))], ValueError, r"theta: expected 2 arrays"),
+        ([np.zeros((3, 3)), [[0.0] * 4]], TypeError, r"theta\[1\]: expected a numpy array \(1, 4\)"),
+        ([np.zeros((3, 3)), np.zeros((1, 4), np.float32)], TypeError, r"theta\[1\]: expected dtype float64"),
+        ([np.zeros((3, 2)), np.zeros((1, 4))], ValueError, r"theta\[0\]: expected shape \(3, 3\)"),
+    ],
+)
+def test_theta_argument_is_checked(theta, error, match):
+    with pytest.raises(error, match=match):
+        sn.MLP([2, 3, 1], dtype=np.float64, theta=theta)
+
+
+@pytest.mark.parametrize("units,acts,criterion", ROUND_TRIP_NETS)
+def test_unchecked_loss_and_grad_are_the_checked_ones(units, acts, criterion):
+    net = sn.MLP(units, activations=acts, dtype=np.float64, generator=2, criterion=criterion)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((7, units[0]))
+    Y = {"mse": rng.standard_normal((7, units[-1])), "bce": rng.integers(0, 2, (7, units[-1])).astype(np.float64),
+         "cross_entropy": rng.integers(0, units[-1], 7)}[criterion]
+    targets = net.check_targets(Y)  # (7, u^L); class indices become one-hot rows
+    assert targets.shape == (7, units[-1])
+    loss, D = net.loss_and_grad(X, Y, l2=0.3)
+    loss_u, D_u = net.loss_and_grad_unchecked(X, targets, 0.3)
+    assert loss_u == loss and all(np.array_equal(a, b) for a, b in zip(D_u, D))
+    assert net.loss_unchecked(X, targets, 0.3) == net.loss(X, Y, l2=0.3)
+    # n, not X's rows, divides λ: fit passes all its points for a minibatch
+    assert net.loss_unchecked(X, targets, 0.3, n=70) == net.loss(X, Y) + sn.losses.l2_penalty(net.theta, 0.3, 70)
 
 
 def test_g_is_indexed_by_layer_number():

@@ -1,8 +1,10 @@
-"""Bridges between scratchnn and torch: models and optimizer state.
+"""Bridges between scratchnn and torch: models, optimizer state, criteria and targets.
 
 theta^j ``(u^{j+1}, u^j + 1)`` is torch's ``(bias, weight)`` of the j-th
 ``nn.Linear`` side by side: ``bias = theta^j[:, 0]``, ``weight = theta^j[:, 1:]``.
 In ``nn.Sequential`` the j-th Linear is module ``2j`` and its activation ``2j + 1``.
+Each criterion of :mod:`scratchnn.losses` has its torch loss module (``LOSSES``,
+``loss_function``), and ``l2_term`` is its L2 penalty written in torch.
 """
 
 import numpy as np
@@ -69,8 +71,16 @@ def linears(model):
     return [m for m in model if isinstance(m, nn.Linear)]
 
 
-def _structure(model):
-    """``(linears, activation names)`` of Sequential(Linear, act, ...); a Linear with no activation after it is identity."""
+def linears_and_activations(model):
+    """``(linears, names)`` of ``nn.Sequential(Linear, act, Linear, act, ...)``, checked for scratchnn.
+
+    ``linears[j]`` is the Linear holding θ^j (``bias = θ^j[:, 0]``, ``weight = θ^j[:, 1:]``) and
+    ``names[j]`` the scratchnn name of the activation after it, g_{j+1} (``activations[j]`` of an
+    ``MLP``); a Linear with no activation module after it counts as ``"identity"``.
+    Raises TypeError for a model that is not a Sequential and ValueError for one scratchnn
+    cannot hold: an unknown activation, a LeakyReLU slope other than ``LEAKY_SLOPE``, Linear
+    sizes that do not chain, a Linear without a bias.
+    """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model: expected an nn.Sequential of Linear and activation modules, got {type(model).__name__}")
     mods = list(model)
@@ -103,16 +113,12 @@ def _structure(model):
 
 def from_torch(model, criterion="mse"):
     """A scratchnn ``MLP`` with the same units, activations, dtype and parameters as ``model``, and ``criterion``."""
-    lin, acts = _structure(model)
+    lin, acts = linears_and_activations(model)
     dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(lin[0].weight.dtype)
     if dtype is None:
         raise TypeError(f"model: expected float32 or float64 parameters, got {lin[0].weight.dtype}")
-    net = sn.MLP([lin[0].in_features] + [m.out_features for m in lin], activations=acts, dtype=dtype,
-                 criterion=criterion)
-    for theta, m in zip(net.theta, lin):
-        theta[:, 0] = m.bias.detach().numpy()
-        theta[:, 1:] = m.weight.detach().numpy()
-    return net
+    return sn.MLP([lin[0].in_features] + [m.out_features for m in lin], activations=acts, dtype=dtype,
+                  criterion=criterion, theta=[t.astype(dtype, copy=False) for t in theta_of(model)])
 
 
 def copy_theta_from_torch(net, model):

@@ -23,7 +23,7 @@ from .bridge import linears, loss_function, to_torch, torch_targets
 
 def _with_bias_unit(h):
     """[1, h] as a NumPy array, laid out as scratchnn's a^j (display only: torch adds the bias in Linear)."""
-    return sn.mlp._with_bias_unit(h.detach().numpy())
+    return sn.mlp.with_bias_unit(h.detach().numpy())
 
 
 def explain(net, X, Y):

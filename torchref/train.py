@@ -16,7 +16,7 @@ import torch
 import scratchnn as sn
 from scratchnn.train import check_loop_args
 
-from .bridge import _structure, l2_term, linears, loss_function, torch_targets
+from .bridge import l2_term, linears, linears_and_activations, loss_function, torch_targets
 
 
 def _as_tensor(name, A, dtype, columns):
@@ -49,9 +49,9 @@ def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, valid
     if not lin:
         raise ValueError("model: expected an nn.Sequential with at least one nn.Linear")
     output = sn.losses.get(criterion).output  # the output activation the criterion needs (None: any)
-    if output is not None and _structure(model)[1][-1] != output:
+    if output is not None and linears_and_activations(model)[1][-1] != output:
         raise ValueError(f"criterion: {criterion!r} needs the output activation {output} ({sn.losses.get(criterion).why}); "
-                         f"the model ends in {_structure(model)[1][-1]}")
+                         f"the model ends in {linears_and_activations(model)[1][-1]}")
     dtype = {torch.float32: np.float32, torch.float64: np.float64}[lin[0].weight.dtype]
     X = _as_tensor("X", X, dtype, lin[0].in_features)
     Y = _as_targets("Y", Y, dtype, lin[-1].out_features, criterion)

@@ -47,9 +47,10 @@ class GradcheckResult:
 
 
 def numerical_gradient(net, X, Y, eps, l2=0.0):
-    """Dnum^j for every j by central differences of ``net.loss`` (theta is restored).
+    """Dnum^j for every j by central differences of ``net.loss_unchecked`` (theta is restored).
 
-    Y: the criterion's ``(n, u^L)`` targets (as ``check_pair`` returns them); ``l2``: λ, as in ``loss_and_grad``.
+    X, Y already checked: Y the criterion's ``(n, u^L)`` targets (as ``check_pair`` returns them);
+    ``l2``: λ >= 0, as in ``loss_and_grad``.
     """
     Dnum = []
     for theta in net.theta:
@@ -57,9 +58,9 @@ def numerical_gradient(net, X, Y, eps, l2=0.0):
         for idx in np.ndindex(theta.shape):
             saved = theta[idx]
             theta[idx] = saved + eps
-            plus = float(net._loss(X, Y, l2))
+            plus = float(net.loss_unchecked(X, Y, l2))
             theta[idx] = saved - eps
-            minus = float(net._loss(X, Y, l2))
+            minus = float(net.loss_unchecked(X, Y, l2))
             theta[idx] = saved
             G[idx] = (plus - minus) / (2 * eps)
         Dnum.append(G)

@@ -35,7 +35,8 @@ import scratchnn as sn
 import torchref
 from scratchnn import fast
 from scratchnn.teaching import plots
-from scratchnn.preprocess import Standardizer, mae, mse
+from scratchnn.losses import mse
+from scratchnn.preprocess import Standardizer, mae
 
 DATA = os.path.join("data", "quadrupole.npz")
 if not os.path.exists(DATA):
