@@ -16,8 +16,8 @@ output, 𝓛 = mean((a^L − Y)²) over all n·u^L entries, θ^j of shape
 ``check(forward)``, ``check(globals())`` or ``scratchnn check FILE.py`` runs them on
 small random nets against torch (against scratchnn's engine when torch is not
 installed), prints a comparison table per function and names known mistakes;
-``hint("backward")`` gives a hint. torch is imported only by ``torch_reference``,
-and only when a check runs with torch installed.
+``hint("backward")`` gives a hint. Of the exercises' modules, torch is imported only by
+``torch_reference``, and only when a check runs with torch installed.
 """
 
 from .calls import NAMES

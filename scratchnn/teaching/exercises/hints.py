@@ -1,4 +1,8 @@
-r"""Hints for the exercises, in the notation, each more explicit than the one before; none is the code."""
+r"""Hints for the exercises, in the notation, each more explicit than the one before; none is the code.
+
+Indices as in tutorial 2 and docs/notation.md: counted from 1, the bias unit is unit 0; θ^j_{sk} carries
+unit k of layer j to unit s of layer j+1, and θ^j_{sk} is ``theta[j][s - 1, k]`` in NumPy.
+"""
 
 HINTS = {
     "bias": [
@@ -23,7 +27,8 @@ HINTS = {
     ],
     "layer_gradient": [
         "D^j = ∂𝓛/∂θ^j has θ^j's shape, (u^{j+1}, u^j + 1).",
-        "D^j_{sk} = Σ_i δ^{j+1}_{is} a^j_{ik}: a sum over the data points i, which is a matrix product.",
+        "D^j_{sk} = Σ_i δ^{j+1}_{is} a^j_{ik} (unit s of layer j+1, unit k of layer j, k = 0 the bias unit): "
+        "a sum over the data points i, which is a matrix product.",
         "(n, u^{j+1}) and (n, u^j + 1) make (u^{j+1}, u^j + 1) when the first is transposed. Keep a^j's bias "
         "column (it gives column 0, the bias gradient) and add no 1/n: δ^L already holds the mean.",
     ],
@@ -46,8 +51,9 @@ HINTS = {
         "𝓛 = mean((a^L − Y)²) from your forward pass.",
         "Save the entry, set it to saved + ε, evaluate 𝓛, set it to saved − ε, evaluate 𝓛, and put the saved "
         "value back before the next entry.",
-        "np.ndindex(theta[j].shape) walks over every (s, k); collect the estimates in arrays shaped like "
-        "theta[j]. Central, not one-sided: the error is O(ε²) instead of O(ε).",
+        "np.ndindex(theta[j].shape) walks over every NumPy index (s − 1, k) of θ^j_{sk} (rows count from 0 in "
+        "NumPy, units from 1); collect the estimates in arrays shaped like theta[j]. Central, not one-sided: the "
+        "error is O(ε²) instead of O(ε).",
     ],
     "sgd_momentum_step": [
         "torch keeps a buffer per matrix. On the first step (buf is None) it is the gradient itself: buf = D.",

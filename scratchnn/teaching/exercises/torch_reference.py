@@ -1,8 +1,9 @@
 r"""What each exercise should return, computed by torch: autograd and ``torch.optim``.
 
-The only module of scratchnn that imports torch, and only when it is imported
-itself (the checker imports it when torch is installed). Quantities are keyed
-as in :mod:`.reference`.
+The exercises' only module that imports torch, and only when it is imported
+itself (the checker imports it when torch is installed); elsewhere in scratchnn
+torch is reached through :mod:`torchref`, by the applications' torch twin
+(:mod:`scratchnn.apps.run`). Quantities are keyed as in :mod:`.reference`.
 
     a^0 = [1, X],  z^{j+1} = a^j (theta^j)^T,  a^{j+1} = [1, tanh z^{j+1}],  a^L = tanh z^L
     L   = mse_loss(a^L, Y)                       (the mean over all n u^L entries)
