@@ -19,7 +19,7 @@ import time
 
 from scratchnn.apps import workshop as ws
 from scratchnn.apps.play import session, views
-from scratchnn.table import format_table
+from scratchnn.table import format_table, units_label
 
 
 def _seconds(fn, reps):
@@ -55,7 +55,7 @@ def table(rows):
 
     lines = [["net", "epochs", "engine", "retrain ms", "fit only ms", "redraw ms", "final loss"]]
     for r in rows:
-        lines.append([ws.units_label(r["units"]), str(r["epochs"]), r["engine"], ms(r["retrain"]), ms(r["fit"]),
+        lines.append([units_label(r["units"]), str(r["epochs"]), r["engine"], ms(r["retrain"]), ms(r["fit"]),
                       ms(r["redraw"]), f"{r['final_loss']:.4e}"])
     return (format_table(lines, left=(0, 2)) + "\nmedian (min-max) over the repetitions; retrain = the page's whole "
             "run (chunks, ‖δ^j‖ samples); redraw = 4 figures built and rendered to PNG")

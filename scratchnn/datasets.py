@@ -29,6 +29,7 @@ PLAYGROUND = ("circle", "xor", "gauss", "spiral")
 RADIUS = 5.0  # the playground's scale: its points lie in about [-6, 6]^2
 DIGITS_TEST = 360  # of the 1797 digits, these many (20 %) form the fixed test set
 DIGITS_SPLIT_SEED = 0  # the permutation that fixes the split
+PLAYGROUND_POINTS = 500  # training points of a playground split, and as many test points
 
 
 def playground(name, n=500, noise=0.0, seed=0):
@@ -86,6 +87,19 @@ def _spiral(rng, n, noise):
 _GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral}
 
 
+def playground_split(name, noise=0.0, seed=0, points=PLAYGROUND_POINTS, dtype=np.float32):
+    """``(X, y), (X_test, y_test)``: ``2 points`` of :func:`playground`, the first half to train on.
+
+    X ``(points, 2)`` in ``dtype``; y ``(points,)`` int64 class indices 0 or 1 (for bce take
+    ``y[:, None]`` as a float column). Every application splits a playground set this way.
+    """
+    dtype = check_dtype("dtype", dtype)
+    points = check_int("points", points, 1)
+    X, y = playground(name, n=2 * points, noise=noise, seed=seed)
+    X, y = X.astype(dtype), y[:, 0].astype(np.int64)
+    return (X[:points], y[:points]), (X[points:], y[points:])
+
+
 def digits(dtype=np.float32):
     """``(X_train, y_train), (X_test, y_test)``: the 8x8 digits, pixels scaled to [0, 1], a fixed split.
 
@@ -99,7 +113,7 @@ def digits(dtype=np.float32):
     except ImportError:
         raise ImportError(
             "digits: the digits ship with scikit-learn, which is not installed; "
-            "pip install 'scratchnn[datasets]' (or pip install scikit-learn)"
+            "pip install -e '.[datasets]' (or pip install scikit-learn)"
         ) from None
     data = load_digits()
     X = (data.data / 16.0).astype(dtype)  # (1797, 64), pixels 0..16 -> [0, 1]

@@ -23,3 +23,34 @@ def delta_norms(net, X, Y):
     trace = net.forward_trace(X)
     delta, _ = net.backward(trace, Y)  # delta[j]: (n, u^j) for j = 1..L
     return np.array([np.linalg.norm(delta[j]) for j in range(1, net.L + 1)], dtype=np.float64)  # (L,)
+
+
+SATURATED = 0.99  # |tanh| above this (sigmoid below 1 - this or above it): g' is nearly 0 there
+
+
+def saturation(net, X):
+    """``(word, fraction)``: how many hidden units are stuck over the whole data X.
+
+    A hidden unit s of layer j (1 ≤ j < L) is *saturated* when g_j is tanh and |a^j_is| > 0.99
+    for every point i (sigmoid: a^j_is < 0.01 or > 0.99 for every i), and *dead* when g_j is
+    relu and a^j_is = 0 for every i: then g'(z^j_is) is (nearly) 0 on the whole data, δ^j_is too,
+    and the unit stops learning. ``word`` is "dead" for a relu net, else "saturated";
+    ``fraction`` is the stuck units over all hidden units of the activations that can get stuck
+    (0.0 when there are none, e.g. leaky_relu or identity).
+    """
+    a = net.forward_trace(X).a
+    stuck, total, word = 0, 0, "saturated"
+    for j in range(1, net.L):
+        name = net.activations[j - 1]  # g_j
+        h = a[j][:, 1:]  # (n, u^j): the bias unit left out
+        if name == "tanh":
+            dead = np.all(np.abs(h) > SATURATED, axis=0)
+        elif name == "sigmoid":
+            dead = np.all((h < 1 - SATURATED) | (h > SATURATED), axis=0)
+        elif name == "relu":
+            dead, word = np.all(h == 0, axis=0), "dead"
+        else:
+            continue
+        stuck += int(dead.sum())
+        total += h.shape[1]
+    return word, (stuck / total if total else 0.0)

@@ -1,5 +1,6 @@
 """The scratchnn command: workshop, fit, sweep; exit statuses 0, 1 (diverged), 2 (bad flags), 130 (Ctrl-C)."""
 
+import argparse
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 
 import scratchnn as sn
 from scratchnn.apps import cli
+from scratchnn.apps import run as R
 from scratchnn.apps import workshop as ws
 
 
@@ -67,24 +69,25 @@ def test_fit_divergence_is_one_line_and_status_1(tmp_path, capsys):
 
 
 def test_fit_ctrl_c_writes_what_was_trained(tmp_path, monkeypatch, capsys):
-    ws.default_engine()  # resolved (it may try a tiny fit) before fit is replaced
-    real_fit = ws.fit
-    calls = []
+    real_fit = R.fit
+    chunks = []
 
-    def interrupted_fit(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 4:
+    def interrupted_fit(net, X, Y, opt, k, *args, **kwargs):
+        if len(chunks) == 2:
+            real_fit(net, X, Y, opt, k, *args, **kwargs)  # trains the third chunk, interrupted before it returns
             raise KeyboardInterrupt
-        return real_fit(*args, **kwargs)
+        chunks.append(k)
+        return real_fit(net, X, Y, opt, k, *args, **kwargs)
 
-    monkeypatch.setattr(ws, "fit", interrupted_fit)
+    monkeypatch.setattr(R, "fit", interrupted_fit)
     model = tmp_path / "m.npz"
-    args = ["fit", "--units", "1,5,1", "--epochs", "1000", "--engine", "numpy", "--save", str(model),
+    # 3000 epochs of 1-5-1 take several chunks of at most CHUNK_SECONDS each
+    args = ["fit", "--units", "1,5,1", "--epochs", "3000", "--engine", "numpy", "--save", str(model),
             "--out", str(tmp_path)]
     assert cli.main(args) == cli.EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
     loss = np.load(tmp_path / "history.npz")["1-5-1_scratch"]
-    assert len(loss) == 3 * ws.chunk_size(1000)
+    assert len(loss) == sum(chunks)  # the two whole chunks; the third rolled back
     # the saved model is the one at the end of the recorded history
     reference = sn.MLP([1, 5, 1], generator=10)
     X, Y = sn.workshop_data()
@@ -209,3 +212,26 @@ def test_classification_flags_exit_2_with_a_message(argv, message, capsys):
         cli.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--lr", "1e6"], ["--optimizer", "sgd", "--lr", "1e4"]])
+def test_fit_that_ends_far_above_its_start_exits_diverged(flags, capsys):
+    argv = ["fit", "--units", "1,5,1", "--epochs", "300", "--engine", "numpy", *flags]
+    assert cli.main(argv) == cli.EXIT_DIVERGED
+    captured = capsys.readouterr()
+    assert "warning: the loss ended above where it started" in captured.out
+    assert "warning: the net is saturated" in captured.out  # every tanh unit pinned at ±1
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("scratchnn fit: 1-5-1 the loss ended above where it started") and "diverged" in line
+
+
+def test_every_flag_has_a_help_text_and_shows_its_default():
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"scratchnn {name} {action.option_strings[0]}: no help text"
+                if action.default not in (None, False) and action.nargs != 0:
+                    shown = "%(default)s" in action.help or str(action.default) in action.help
+                    assert shown, f"scratchnn {name} {action.option_strings[0]}: the default is not shown"

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
+from scratchnn import fast
 from scratchnn.apps import cli, sweep
+from scratchnn.apps import run as R
 from scratchnn.apps import workshop as ws
 
 # a tiny grid with both endings: SGD at lr 50 on an identity net diverges within 3 epochs
@@ -85,7 +87,7 @@ def cluster():
 
 @pytest.mark.parametrize("dtype, engine", [("float32", "numpy"), ("float64", "auto")])
 def test_every_backend_gives_the_same_bits(cluster, tmp_path, dtype, engine):
-    grid = sweep.Grid(**DIVERGING, dtype=dtype, engine=ws.default_engine() if engine == "auto" else engine)
+    grid = sweep.Grid(**DIVERGING, dtype=dtype, engine=fast.default_engine() if engine == "auto" else engine)
     reference = in_process(grid)
     assert sorted(status for _, status in reference.values()) == ["diverged", "diverged", "done", "done"]
     runs = {"this process": dict(jobs=1), "joblib": dict(jobs=2),
@@ -133,18 +135,17 @@ def test_a_rerun_refits_only_the_missing_cells(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_a_fit_keeps_the_finished_cells(tmp_path, monkeypatch, capsys):
-    ws.default_engine()  # resolved (it may try a tiny fit) before fit is replaced
     out = str(tmp_path)
-    real_fit = ws.fit
-    calls = []
+    real_fit = R.fit
+    starts = []
 
-    def interrupted_fit(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2 * 30 + 5:  # 30 epochs are 30 calls of one epoch: cells 1 and 2 done, 3 in flight
+    def interrupted_fit(*args, start_epoch=0, **kwargs):
+        starts.append(start_epoch)
+        if starts.count(0) == 3:  # the third cell's first chunk: cells 1 and 2 done, 3 in flight
             raise KeyboardInterrupt
-        return real_fit(*args, **kwargs)
+        return real_fit(*args, start_epoch=start_epoch, **kwargs)
 
-    monkeypatch.setattr(ws, "fit", interrupted_fit)
+    monkeypatch.setattr(R, "fit", interrupted_fit)
     argv = ["sweep", *SMALL, "--engine", "numpy", "--jobs", "1", "--out", out]
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
     captured = capsys.readouterr()
@@ -152,7 +153,7 @@ def test_ctrl_c_in_a_fit_keeps_the_finished_cells(tmp_path, monkeypatch, capsys)
     assert cells_on_disk(out) == ["1-3-1_adam_lr0.015_seed0.npz", "1-3-1_adam_lr0.015_seed1.npz"]
     assert len((tmp_path / "sweep.csv").read_text().splitlines()) == 1 + 2  # the summary is what is on disk
 
-    monkeypatch.setattr(ws, "fit", real_fit)
+    monkeypatch.setattr(R, "fit", real_fit)
     assert cli.main(argv) == 0
     assert "4 of 4 fits on disk (2 reused, 2 fitted now)" in capsys.readouterr().out
     grid = sweep.Grid([[1, 3, 1]], ["adam"], [0.015, 0.05], [0, 1], epochs=30)

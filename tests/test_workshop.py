@@ -1,4 +1,4 @@
-"""scratchnn.apps.workshop: the notebook's models, data and test points, and the shared training loop."""
+"""scratchnn.apps.workshop: the notebook's models, data and test points, and its reproduction beside torch."""
 
 import os
 
@@ -51,68 +51,22 @@ def test_float64_data_are_normalised_in_float64():
     np.testing.assert_allclose(X, X32, rtol=1e-6)  # float32 rounding of the same numbers
 
 
-def test_default_engine_is_a_known_engine():
-    assert ws.default_engine() in sn.train.ENGINES
-
-
-def test_chunked_training_equals_one_fit():
-    X, Y = sn.workshop_data()
-    a, b = sn.MLP([1, 5, 1], generator=3), sn.MLP([1, 5, 1], generator=3)
-    h = sn.fit(a, X, Y, sn.Adam(a.theta, lr=0.015), epochs=250, batch_size=700, seed=4)
-    run = ws.train_scratch(b, X, Y, sn.Adam(b.theta, lr=0.015), 250, batch_size=700, seed=4, progress=False)
-    assert run.status == "done"
-    assert np.array_equal(run.history.loss, h.loss)  # same epochs, same batches, same arithmetic
-    assert all(np.array_equal(p, q) for p, q in zip(a.theta, b.theta))
-
-
-def test_divergence_names_the_absolute_epoch():
-    X, Y = sn.workshop_data()
-    net = sn.MLP([1, 5, 5, 1], activations="identity", generator=10)
-    run = ws.train_scratch(net, X, Y, sn.SGD(net.theta, lr=50.0), 500, progress=False)
-    assert run.status == "diverged"
-    assert run.history.epochs == run.diverged_at
-    assert f"epoch {run.diverged_at}" in run.message
-
-
-def test_ctrl_c_rolls_back_to_the_last_whole_chunk():
-    X, Y = sn.workshop_data()
-    net = sn.MLP([1, 5, 1], generator=10)
-    opt = sn.Adam(net.theta, lr=0.015)
-    calls = []
-
-    def fit_chunk(k, start):
-        calls.append(start)
-        if len(calls) == 3:
-            sn.fit(net, X, Y, opt, k, start_epoch=start)  # trains, then is interrupted before returning
-            raise KeyboardInterrupt
-        return sn.fit(net, X, Y, opt, k, start_epoch=start)
-
-    run = ws.train(fit_chunk, lambda: ws.snapshot_scratch(net, opt), 1000, "numpy", progress=False)
-    assert run.status == "interrupted"
-    assert run.history.epochs == 2 * ws.chunk_size(1000)
-    reference = sn.MLP([1, 5, 1], generator=10)
-    ref_opt = sn.Adam(reference.theta, lr=0.015)
-    sn.fit(reference, X, Y, ref_opt, run.history.epochs)
-    assert all(np.array_equal(p, q) for p, q in zip(net.theta, reference.theta))
-    assert opt.t == ref_opt.t and all(np.array_equal(p, q) for p, q in zip(opt.m, ref_opt.m))
-
-
 def test_run_workshop_without_torch(tmp_path):
     messages = []
     results, table, paths = ws.run_workshop(out=tmp_path, epochs=30, use_torch=False, log=messages.append)
     assert [r.label for r in results] == ["1-5-1", "1-10-1", "1-5-5-1"]
     assert "loss torch" not in table and "1-5-5-1" in table
-    assert all(r.run.history.epochs == 30 and r.torch_run is None for r in results)
+    assert all(r.run.epochs == 30 and r.torch_history is None for r in results)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["function.png", "losses.png", "predictions.png"]
     assert sorted(os.path.basename(p) for p in paths) == ["function.png", "losses.png", "predictions.png"]
 
 
 def test_run_workshop_says_plainly_when_torch_is_missing(monkeypatch):
-    monkeypatch.setattr(ws, "load_torchref", lambda: None)
+    monkeypatch.setattr(ws, "load_torchref", lambda: None)  # the workshop asks through its own name
     messages = []
     results, _, paths = ws.run_workshop(epochs=2, log=messages.append)
     assert paths == []
-    assert results[0].torch_run is None
+    assert results[0].torch_history is None
     assert any("torch is not installed" in m for m in messages)
 
 
@@ -125,10 +79,5 @@ def test_run_workshop_with_torch(tmp_path):
         # lockstep: each epoch starts from torch's parameters, so the gap is one step's rounding
         # (float32, a few units of 1e-7 relative; see torchref.agreement)
         assert r.lockstep.rel_gap.max() < 1e-5
-        assert r.torch_run.history.epochs == 40
+        assert r.torch_history.epochs == 40
     assert (tmp_path / "gap.png").exists()
-
-
-def test_format_table_aligns_columns():
-    lines = ws.format_table([["a", "bb"], ["ccc", "d"]]).splitlines()
-    assert lines == ["a    bb", "---  --", "ccc   d"]

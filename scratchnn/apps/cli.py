@@ -23,17 +23,20 @@ import time
 import numpy as np
 
 from .. import datasets
-from . import sweep
-from . import workshop as ws
 from ..activations import ACTIVATIONS
 from ..losses import CRITERIA, one_hot
 from ..metrics import accuracy
+from ..table import units_label
+from ..teaching import plots
 from ..teaching.exercises import NAMES as EXERCISE_NAMES
+from ..teaching.exercises import run_file
+from . import play, sweep
+from . import workshop as ws
+from .run import TORCH_EXTRA, Run, Settings, build_net, load_torchref, per_epoch_ms, relative_gap, resolve_engine, train
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
 CLASSIFICATION_DATA = datasets.PLAYGROUND + ("digits",)
-PLAYGROUND_POINTS = 500  # training points of a playground set, and as many test points
 
 
 # -------------------------------------------------------------- flag types
@@ -93,7 +96,9 @@ def _optimizers(text):
 
 def _add_engine(p):
     p.add_argument("--engine", choices=("auto", "numpy", "numba"), default="auto",
-                   help="scratchnn engine; auto = numba when scratchnn.fast works, else numpy (default)")
+                   help="scratchnn engine: numba (compiled; its first use compiles it, about a minute), numpy "
+                        "(the textbook engine), auto: numba when it works here, else numpy, saying why "
+                        "(default: %(default)s)")
 
 
 def _add_progress(p):
@@ -103,10 +108,14 @@ def _add_progress(p):
 def _add_fit_flags(p, units_help):
     """The flags ``fit`` and ``sweep`` share: models, activation, momentum, epochs, dtype, engine, progress."""
     p.add_argument("--units", type=_units, action="append", help=units_help)
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh")
-    p.add_argument("--momentum", type=_nonnegative_float, default=0.0, help="SGD momentum (default 0)")
-    p.add_argument("--epochs", type=_positive_int, default=ws.WORKSHOP_EPOCHS)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
+                   help="g of every layer (of the hidden layers for bce and cross_entropy) (default: %(default)s)")
+    p.add_argument("--momentum", type=_nonnegative_float, default=0.0,
+                   help="SGD momentum, with --optimizer sgd (default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=ws.WORKSHOP_EPOCHS,
+                   help="full passes over the data (default: %(default)s, the notebook's)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="of the data, theta and every computation (default: %(default)s, the notebook's)")
     _add_engine(p)
     _add_progress(p)
 
@@ -118,8 +127,9 @@ def build_parser():
     p = sub.add_parser("workshop", help="reproduce the workshop notebook: three models, scratchnn beside torch",
                        description="Train the notebook's three models (1-5-1, 1-10-1, 1-5-5-1; Adam lr 0.015, "
                                    "1000 epochs) with scratchnn and torch; print a table, write figures.")
-    p.add_argument("--out", default="workshop-out", help="folder for the figures (default: workshop-out)")
-    p.add_argument("--epochs", type=_positive_int, default=ws.WORKSHOP_EPOCHS)
+    p.add_argument("--out", default="workshop-out", help="folder for the figures (default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=ws.WORKSHOP_EPOCHS,
+                   help="full-batch epochs of every model (default: %(default)s, the notebook's)")
     p.add_argument("--no-torch", action="store_true", help="train with scratchnn only, even if torch is installed")
     _add_engine(p)
     _add_progress(p)
@@ -132,11 +142,14 @@ def build_parser():
                                    "(--data) and report the accuracy on its test points.")
     _add_fit_flags(p, "layer widths u^0,...,u^L, e.g. 1,5,5,1; repeat for several models "
                       "(default: 1,5,1 and 1,10,1 and 1,5,5,1)")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--lr", type=_positive_float, default=ws.WORKSHOP_LR)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help="torch.optim's Adam or SGD, term for term (default: %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=ws.WORKSHOP_LR,
+                   help="learning rate (default: %(default)s, the notebook's)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
     p.add_argument("--seed", type=_seed, default=ws.WORKSHOP_SEED,
-                   help="torch.manual_seed / np.random.seed of the notebook: initial theta, test points, batch order")
+                   help="torch.manual_seed / np.random.seed of the notebook: initial theta, test points, batch "
+                        "order (default: %(default)s)")
     p.add_argument("--compare-torch", action="store_true", help="train a torch copy side by side")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model (several models: one file each)")
     p.add_argument("--out", help="folder for the loss and prediction figures and the loss history")
@@ -146,7 +159,7 @@ def build_parser():
                         "layers'")
     p.add_argument("--data", choices=("workshop",) + CLASSIFICATION_DATA,
                    help=f"workshop (the default with mse), circle (the default with bce and cross_entropy), xor, "
-                        f"gauss, spiral (TensorFlow Playground: {PLAYGROUND_POINTS} training and as many test "
+                        f"gauss, spiral (TensorFlow Playground: {datasets.PLAYGROUND_POINTS} training and as many test "
                         f"points) or digits (8x8, 1437 training and 360 test images; needs scikit-learn)")
     p.add_argument("--noise", type=_nonnegative_float, default=0.0,
                    help="the playground sets' noise, 0 to 0.5 as the playground's slider / 100 (default 0)")
@@ -190,19 +203,30 @@ def build_parser():
                        description="Serve the playground (a Panel app) on localhost: data set, widths, activation, "
                                    "optimizer, learning rate, epochs ... retrain and redraw the prediction, the loss "
                                    "curves, each theta^j and the size of delta^j, torch beside scratchnn. "
-                                   "Needs Panel: pip install 'scratchnn[play]'.")
+                                   f"Needs Panel: {play.INSTALL}.")
     p.add_argument("--port", type=_port, default=5006, help="port on 127.0.0.1, 1-65535 (default 5006)")
     p.add_argument("--no-browser", action="store_true", help="serve only; do not open a browser tab")
     p.set_defaults(run=cmd_play, parser=p)
     return parser
 
 
+COMPILE_NOTE = "compiling the numba engine (first run only, about a minute) ..."
+
+
 def _engine(parser, args):
-    if args.engine == "auto":
-        return ws.default_engine()
-    if args.engine == "numba" and ws.default_engine() != "numba":
-        parser.error("--engine numba: scratchnn.fast is not available here; use --engine numpy")
-    return args.engine
+    """The engine that trains for ``--engine``; the numba engine is compiled or loaded here, said first.
+
+    Returns ``(engine, seconds)``: the seconds it took to get the numba engine ready (0 for numpy).
+    """
+    if args.engine == "numpy":
+        return "numpy", 0.0
+    print(COMPILE_NOTE, flush=True)
+    start = time.perf_counter()
+    try:
+        engine = resolve_engine(args.engine, log=lambda line: print(line, file=sys.stderr))
+    except RuntimeError as exc:
+        parser.error(f"--engine {exc}")
+    return engine, time.perf_counter() - start
 
 
 def _progress(args):
@@ -211,14 +235,14 @@ def _progress(args):
 
 # ------------------------------------------------------------------ workshop
 def cmd_workshop(parser, args):
-    engine = _engine(parser, args)
+    engine, ready = _engine(parser, args)
     start = time.perf_counter()
-    results, table, paths = ws.run_workshop(out=args.out, epochs=args.epochs, engine=engine, use_torch=not args.no_torch,
-                                     progress=_progress(args))
+    results, table, paths = ws.run_workshop(out=args.out, epochs=args.epochs, engine=engine,
+                                            use_torch=not args.no_torch, progress=_progress(args))
     print(f"The workshop: y = 3 sin(x/100) cos(x/10), 3000 points, L5-normalised; tanh models built one after "
           f"the other after manual_seed({ws.WORKSHOP_SEED}); Adam lr {ws.WORKSHOP_LR}, {args.epochs} full-batch epochs.")
     print(table)
-    if results[0].torch_run is not None:
+    if results[0].torch_history is not None:
         print("rel gap = |L_scratch - L_torch| / L_torch at the last epoch (free-running), and its maximum over "
               "epochs when torch's parameters and Adam state are copied into scratchnn after every epoch (lockstep).")
         print("init = torch: scratchnn's initial theta equal, bit for bit, those of the notebook's nn.Sequential "
@@ -226,7 +250,8 @@ def cmd_workshop(parser, args):
     else:
         print("torch: not used (scratchnn only).")
     print(f"figures: {', '.join(os.path.basename(p) for p in paths)} in {args.out}/")
-    print(f"wall time: {time.perf_counter() - start:.1f} s")
+    prepare = f"numba engine compiled or loaded from its cache in {ready:.1f} s, " if engine == "numba" else ""
+    print(f"wall time: {prepare}training, torch and figures {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -240,21 +265,18 @@ def _model_file(path, label, several):
 
 
 def cmd_fit(parser, args):
-    engine = _engine(parser, args)
     if args.optimizer == "adam" and args.momentum != 0:
         parser.error("--momentum: only SGD has momentum; add --optimizer sgd")
-    torchref = None
-    if args.compare_torch:
-        torchref = ws.load_torchref()
-        if torchref is None:
-            parser.error("--compare-torch: torch is not installed (pip install scratchnn[torch])")
+    if args.compare_torch and load_torchref() is None:
+        parser.error(f"--compare-torch: torch is not installed ({TORCH_EXTRA})")
     dtype = np.dtype(args.dtype)
     data, X, Y, X_test, Y_test, default_units = _fit_data(parser, args, dtype)
     units_list = args.units or default_units
     _check_widths(parser, units_list, default_units[0], data, args.criterion)
+    engine, _ = _engine(parser, args)
     nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
                            criterion=args.criterion)
-    progress = _progress(args)
+    settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2)
     print(f"fit: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}, "
           f"{args.epochs} epochs, {'full batch' if args.batch_size is None else f'batches of {args.batch_size}'}, "
           f"seed {args.seed}, {args.dtype}, {args.activation}, engine {engine}"
@@ -263,60 +285,21 @@ def cmd_fit(parser, args):
     curves, preds, gaps, saved, classifiers = {}, {}, {}, {}, {}
     status = 0
     for net in nets:
-        label = ws.units_label(net.units)
-        opt = ws.make_optimizer(args.optimizer, net.theta, args.lr, args.momentum)
-        torch_pair = None
-        if torchref is not None:
-            model = torchref.to_torch(net)  # before training: the same initial theta
-            torch_pair = (model, torchref.optimizer_to_torch(opt, model))
-        run = ws.train_scratch(net, X, Y, opt, args.epochs, args.batch_size, args.seed, engine=engine,
-                               progress=progress, l2=args.l2)
-        h = run.history
-        curves[f"{label} scratch"] = h.loss
-        line = f"{label:>10}  {net.n_parameters:4d} parameters  "
-        if h.epochs:
-            line += (f"loss {h.loss[0]:.4e} -> {h.loss[-1]:.4e} (min {h.loss.min():.4e} at epoch {h.loss.argmin()})  "
-                     f"{ws.per_epoch_ms(h):.3f} ms/epoch  {run.message}")
-        else:
-            line += run.message
-        print(line)
-        if run.status != "diverged" and Y_test is not None:
-            test_accuracy = accuracy(net, X_test, Y_test)
-            print(f"{'':>10}  accuracy {accuracy(net, X, Y):.2%} on the {len(X)} training points, "
-                  f"{test_accuracy:.2%} on the {len(X_test)} test points")
-            classifiers[f"{label}: {test_accuracy:.1%} test"] = (net, X_test, Y_test)
-        elif run.status != "diverged":
-            preds[f"{label} scratch"] = net.forward(X_test)
-        if run.status != "diverged":
-            if args.save:
-                saved[label] = _model_file(args.save, label, len(nets) > 1)
-                net.save(saved[label])
+        label = units_label(net.units)
+        run = train(Run(net, X, Y, settings, twin=args.compare_torch), progress=_progress(args))
+        _report_fit(run, X, Y, X_test, Y_test, curves, preds, gaps, classifiers)
+        if run.status != "diverged" and args.save:
+            saved[label] = _model_file(args.save, label, len(nets) > 1)
+            net.save(saved[label])
         elif args.save:
             print(f"{'':>10}  model {label} not saved: its parameters are no longer finite")
-        if torch_pair is not None and run.status == "done":
-            model, topt = torch_pair
-            import torch
-
-            with ws.torch_threads(torch, 1):
-                trun = ws.train_torch(torchref, model, topt, X, Y, args.epochs, args.batch_size, args.seed,
-                                      desc=f"{label} torch", progress=progress, criterion=args.criterion,
-                                      l2=args.l2)
-            th = trun.history
-            curves[f"{label} torch"] = th.loss
-            gap = ws.relative_gap(h.loss, th.loss)
-            gaps[label] = {"free-running": gap}
-            if trun.status != "diverged" and Y_test is None:
-                with torch.no_grad():
-                    preds[f"{label} torch"] = model(torch.from_numpy(X_test)).numpy()
-            print(f"{'':>10}  torch: loss {th.loss[-1]:.4e}, relative gap to scratch {gap[-1]:.2e} at the last "
-                  f"epoch (max {gap.max():.2e})  {ws.per_epoch_ms(th):.3f} ms/epoch  {trun.message}")
-            run = trun if trun.status != "done" else run
         if run.status == "interrupted":
             status = EXIT_INTERRUPTED
             break
-        if run.status == "diverged":
+        if run.diverged:
             status = EXIT_DIVERGED
-            print(f"scratchnn fit: {label} {run.message}", file=sys.stderr)
+            why = run.message if run.status == "diverged" else run.warnings()[0]
+            print(f"scratchnn fit: {label} {why}", file=sys.stderr)
     if args.out:
         _write_fit_outputs(args.out, curves, preds, gaps, X, Y, X_test, args, classifiers)
     for label, path in saved.items():
@@ -324,6 +307,38 @@ def cmd_fit(parser, args):
     if status == EXIT_INTERRUPTED:
         print("scratchnn fit: interrupted; the history and models trained so far are written", file=sys.stderr)
     return status
+
+
+def _report_fit(run, X, Y, X_test, Y_test, curves, preds, gaps, classifiers):
+    """Print one fit's lines (and its torch twin's, its warnings) and collect what the figures draw."""
+    net, label, h = run.net, run.label, run.history
+    curves[f"{label} scratch"] = h.loss
+    line = f"{label:>10}  {net.n_parameters:4d} parameters  "
+    if h.epochs:
+        line += (f"loss {h.loss[0]:.4e} -> {h.loss[-1]:.4e} (min {h.loss.min():.4e} at epoch {h.loss.argmin()})  "
+                 f"{per_epoch_ms(h):.3f} ms/epoch  {run.message}")
+    else:
+        line += run.message
+    print(line)
+    for warning in run.warnings():
+        print(f"{'':>10}  warning: {warning}")
+    if run.status != "diverged" and Y_test is not None:
+        test_accuracy = accuracy(net, X_test, Y_test)
+        print(f"{'':>10}  accuracy {accuracy(net, X, Y):.2%} on the {len(X)} training points, "
+              f"{test_accuracy:.2%} on the {len(X_test)} test points")
+        classifiers[f"{label}: {test_accuracy:.1%} test"] = (net, X_test, Y_test)
+    elif run.status != "diverged":
+        preds[f"{label} scratch"] = net.forward(X_test)
+    if run.twin is not None and run.epochs:
+        th = run.torch_history
+        curves[f"{label} torch"] = th.loss
+        gap = relative_gap(h.loss, th.loss)
+        gaps[label] = {"free-running": gap}
+        if run.twin.diverged_at is None and Y_test is None:
+            preds[f"{label} torch"] = run.twin.forward(X_test)
+        torch_end = "" if run.twin.diverged_at is None else f"  diverged at epoch {run.twin.diverged_at}"
+        print(f"{'':>10}  torch: loss {th.loss[-1]:.4e}, relative gap to scratch {gap[-1]:.2e} at the last "
+              f"epoch (max {gap.max():.2e})  {per_epoch_ms(th):.3f} ms/epoch{torch_end}")
 
 
 def _write_fit_outputs(out, curves, preds, gaps, X, Y, X_test, args, classifiers=None):
@@ -374,9 +389,7 @@ def _fit_data(parser, args, dtype):
     else:
         if args.noise > 1:
             parser.error(f"--noise: expected a number in [0, 1] (the playground's slider goes to 0.5), got {args.noise}")
-        X, y = datasets.playground(data, n=2 * PLAYGROUND_POINTS, noise=args.noise, seed=args.seed)
-        X, X_test = X[:PLAYGROUND_POINTS].astype(dtype), X[PLAYGROUND_POINTS:].astype(dtype)
-        y, y_test = y[:PLAYGROUND_POINTS, 0].astype(np.int64), y[PLAYGROUND_POINTS:, 0].astype(np.int64)
+        (X, y), (X_test, y_test) = datasets.playground_split(data, noise=args.noise, seed=args.seed, dtype=dtype)
         classes, hidden = 2, [8, 8]
     if args.criterion == "cross_entropy":
         u_L, Y, Y_test = classes, y, y_test
@@ -412,7 +425,7 @@ def cmd_sweep(parser, args):
             print(f"scratchnn sweep: {exc}", file=sys.stderr)
             return 2
     grid = sweep.Grid(args.units or [list(u) for u in ws.WORKSHOP_UNITS], args.optimizers, args.lrs, args.seeds,
-                      args.activation, args.momentum, args.epochs, args.dtype, _engine(parser, args))
+                      args.activation, args.momentum, args.epochs, args.dtype, _engine(parser, args)[0])
     if args.backend == "dask":
         workers = (f"the Dask cluster at {args.scheduler}" if args.scheduler
                    else f"a Dask LocalCluster of {jobs} worker processes")
@@ -452,10 +465,8 @@ def cmd_check(parser, args):
 
 # ---------------------------------------------------------------------- play
 def cmd_play(parser, args):
-    from . import play
-
     try:
-        play._panel()
+        play.require_panel()
     except ImportError as exc:
         print(f"scratchnn play: {exc}", file=sys.stderr)
         return 2

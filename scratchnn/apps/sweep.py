@@ -41,11 +41,14 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from ..table import format_table, units_label
 from . import workshop as ws
+from .run import Run, Settings, build_net
 
 DATA = "workshop"  # the one data set a sweep fits; recorded so that a file says what it was fitted on
-DASK_EXTRA = "pip install 'scratchnn[dask]'"
+DASK_EXTRA = "pip install -e '.[dask]'"
 # a LocalCluster without the dashboard, its scheduler's HTTP server (health checks) on a free port
 # of this machine: not the 8787 that another cluster may hold, which would warn
 QUIET_CLUSTER = dict(dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
@@ -104,18 +107,16 @@ def fit_cell(cell):
     """Train one cell from its settings; returns ``(loss, status)``.
 
     ``loss`` is the curve ``(epochs trained,)``; ``status`` is "done", "diverged" or
-    "interrupted" (see :class:`scratchnn.apps.workshop.Run`).
+    "interrupted" (see :class:`scratchnn.apps.run.Run`).
     """
-    from threadpoolctl import threadpool_limits
-
     X, Y = ws.data(cell["dtype"])
-    net = ws.build_models([cell["units"]], seed=cell["seed"], activation=cell["activation"], dtype=cell["dtype"])[0]
-    opt = ws.make_optimizer(cell["optimizer"], net.theta, cell["lr"], cell["momentum"])
+    net = build_net(cell["units"], cell["activation"], dtype=cell["dtype"], generator=cell["seed"])
+    settings = Settings(cell["optimizer"], cell["lr"], cell["momentum"], cell["epochs"], engine=cell["engine"])
     # BLAS at one thread: a joblib worker, a Dask worker and this process get different thread
     # counts, and a product split across threads may sum in another order
     with threadpool_limits(1, user_api="blas"):
-        run = ws.train_scratch(net, X, Y, opt, cell["epochs"], engine=cell["engine"], progress=False)
-    return run.history.loss, run.status
+        run = Run(net, X, Y, settings).train()
+    return run.loss, run.status
 
 
 # --------------------------------------------------------------------- on disk
@@ -125,7 +126,7 @@ def cells_dir(out):
 
 def cell_path(out, cell):
     """``OUT/cells/<units>_<optimizer>_lr<lr>_seed<seed>.npz``; ``repr(lr)`` round-trips, so lrs never share a name."""
-    return os.path.join(cells_dir(out), f"{ws.units_label(cell['units'])}_{cell['optimizer']}_lr{cell['lr']!r}"
+    return os.path.join(cells_dir(out), f"{units_label(cell['units'])}_{cell['optimizer']}_lr{cell['lr']!r}"
                                         f"_seed{cell['seed']}.npz")
 
 
@@ -330,8 +331,8 @@ def summary_table(grid, results):
                 finals = [loss[-1] for loss, status in runs if status == "done"]
                 diverged = sum(status == "diverged" for _, status in runs)
                 stats = [f"{np.median(finals):.3e}", f"{min(finals):.3e}", f"{max(finals):.3e}"] if finals else ["-"] * 3
-                rows.append([ws.units_label(u), o, f"{lr:g}", str(len(runs)), str(diverged)] + stats)
-    return ws.format_table(rows)
+                rows.append([units_label(u), o, f"{lr:g}", str(len(runs)), str(diverged)] + stats)
+    return format_table(rows)
 
 
 def write_summary(grid, out, results):
@@ -348,11 +349,11 @@ def write_summary(grid, out, results):
         for u, o, lr, s in present:
             loss, status = results[(u, o, lr, s)]
             final = loss[-1] if len(loss) else float("nan")
-            f.write(f"{ws.units_label(u)},{o},{lr},{s},{len(loss)},{status},{final:.8e}\n")
-    rows = [ws.units_label(u) for u in grid.units_list]
+            f.write(f"{units_label(u)},{o},{lr},{s},{len(loss)},{status},{final:.8e}\n")
+    rows = [units_label(u) for u in grid.units_list]
     cols = [f"{o} lr {lr}" for o in grid.optimizers for lr in grid.lrs]
     curves = {}
     for u, o, lr, s in present:
-        curves.setdefault((ws.units_label(u), f"{o} lr {lr}"), {})[str(s)] = results[(u, o, lr, s)][0]
+        curves.setdefault((units_label(u), f"{o} lr {lr}"), {})[str(s)] = results[(u, o, lr, s)][0]
     plots.save(plots.sweep_figure(curves, rows, cols), os.path.join(out, "sweep.png"))
     return table

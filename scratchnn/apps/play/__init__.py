@@ -11,10 +11,10 @@ served page in headless Chromium, for the README and the browser tests). Importi
 imports neither Panel nor torch.
 """
 
-INSTALL = "pip install 'scratchnn[play]'"
+INSTALL = "pip install -e '.[play]'"
 
 
-def _panel():
+def require_panel():
     """The ``panel`` module, or an ImportError that says which extra to install."""
     try:
         import panel
@@ -25,7 +25,7 @@ def _panel():
 
 def app():
     """A new playground page (a Panel object: the controls beside the figures)."""
-    _panel()
+    require_panel()
     from .page import Playground
 
     return Playground().layout
@@ -33,7 +33,7 @@ def app():
 
 def show():
     """Display a playground page in Jupyter (loads Panel's notebook extension first)."""
-    pn = _panel()
+    pn = require_panel()
     from IPython.display import display
 
     pn.extension()
@@ -52,7 +52,7 @@ def serve(port=5006, open_browser=True, address="127.0.0.1"):
 
     Every script and style comes from the local Bokeh and Panel packages: the page works offline.
     """
-    pn = _panel()
+    pn = require_panel()
     from .page import Playground
 
     print("scratchnn play: loading the numba engine (its first use compiles it, up to a minute)", flush=True)

@@ -11,7 +11,8 @@ import time
 
 import panel as pn
 
-from .. import workshop as ws
+from ... import fast
+from .. import run as runs
 from ...activations import ACTIVATIONS
 from . import session as ss
 from . import views
@@ -43,7 +44,7 @@ def _widgets(torch_missing):
         "batch_size": pn.widgets.Select(label="batch size", value="full", options=batch_sizes),
         "seed": pn.widgets.IntInput(label="seed (TorchGenerator)", value=d.seed, start=0),
         "dtype": pn.widgets.RadioButtonGroup(label="dtype", options=["float32", "float64"], value=d.dtype),
-        "engine": pn.widgets.RadioButtonGroup(label="engine", options=["numba", "numpy"], value=ws.default_engine()),
+        "engine": pn.widgets.RadioButtonGroup(label="engine", options=["numba", "numpy"], value=fast.default_engine()),
         "compare_torch": pn.widgets.Checkbox(label="compare with torch", value=False, disabled=torch_missing),
     }
 
@@ -55,7 +56,7 @@ class Playground:
     """
 
     def __init__(self):
-        torch_missing = ws.load_torchref() is None
+        torch_missing = runs.load_torchref() is None
         self.widgets = w = _widgets(torch_missing)
         for name, widget in w.items():
             widget.css_classes = [f"play-{name.replace('_', '-')}"]
@@ -69,7 +70,7 @@ class Playground:
         self.stop_button = pn.widgets.Button(label="Stop", color="danger", disabled=True, width=80,
                                              css_classes=["play-stop"])
         self.stop_button.on_click(self._stop)
-        torch_note = ("torch is not installed: the comparison needs it (pip install 'scratchnn[torch]')"
+        torch_note = (f"torch is not installed: the comparison needs it ({runs.TORCH_EXTRA})"
                       if torch_missing else "torch trains a copy of the net from the same θ^j, over the same epochs")
         self.gap_note = pn.pane.Markdown("Switch on *compare with torch* to see the loss gap between scratchnn "
                                          "and torch, with the float32 epsilon.", width=300)
@@ -172,8 +173,9 @@ class Playground:
             return
         if run.epochs:
             self._draw(run, current)
-        if run.message:
-            self._say(run.message, "info")
+        warnings = run.warnings()
+        if run.message or warnings:
+            self._say(" ".join([run.message] + warnings).strip(), "warning" if warnings else "info")
 
     def _show_progress(self, run, running, epochs=None):
         epochs = epochs or run.settings.epochs

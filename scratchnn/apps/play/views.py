@@ -7,8 +7,9 @@ comes from the run (the engine computed it).
 import io
 
 from ...teaching import plots
-from .. import workshop as ws
 from ...metrics import accuracy
+from ...table import units_label
+from ..run import relative_gap
 
 VIEWS = ("data", "loss", "theta", "delta", "gap")  # in the order the page draws them
 DPI = 80
@@ -17,12 +18,12 @@ SIZES = {"data": (6, 4), "loss": (6, 4), "delta": (6, 3.6), "gap": (4.6, 3.6)}  
 
 def label(run):
     """``"1-5-5-1 tanh"``: the net, as the views name it."""
-    return f"{ws.units_label(run.net.units)} {run.settings.activation}"
+    return f"{units_label(run.net.units)} {run.settings.activation}"
 
 
 def figures(run):
     """One matplotlib Figure per view of ``run`` (``VIEWS``; "gap" only with the torch comparison)."""
-    s, net, name = run.settings, run.net, ws.units_label(run.net.units)
+    s, net, name = run.settings, run.net, units_label(run.net.units)
     torch_net, torch_loss = run.torch_net(), run.torch_loss
     if s.data == "workshop":
         predictions = {f"{name} scratch": net.forward(run.X_show)}
@@ -45,7 +46,7 @@ def figures(run):
         "delta": plots.delta_norm_figure(run.delta_epochs, run.delta, title="the error δ^j of each layer"),
     }
     if torch_loss is not None and len(torch_loss):
-        result["gap"] = plots.gap_figure({name: {"free-running": ws.relative_gap(run.loss, torch_loss)}})
+        result["gap"] = plots.gap_figure({name: {"free-running": relative_gap(run.loss, torch_loss)}})
     for view, fig in result.items():
         if view in SIZES and (view != "data" or s.data == "workshop"):
             fig.set_size_inches(*SIZES[view])

@@ -1,0 +1,400 @@
+"""One run: settings in, one chunked training loop, a run out. Every application trains through it.
+
+The workshop job, ``scratchnn fit``, the sweep's cells, the playground and the bench do not
+write training loops of their own: they build a :class:`Run` from a net, its data and
+:class:`Settings`, and call :meth:`Run.train` with what they want to hear back:
+
+* ``progress(run)`` after every chunk (a progress bar, a page's streamed figures);
+* ``stop()`` before every chunk (True ends the run: status ``"stopped"``);
+* ``snapshot(run)`` at every chunk boundary, kept in ``run.snapshots`` as ``(epoch, value)``
+  (the playground's ‖δ^j‖ per layer).
+
+The loop trains in chunks of epochs with :func:`scratchnn.fit` (``start_epoch`` numbers them,
+so a run in chunks is bit for bit the run in one piece). A chunk lasts about
+:data:`CHUNK_SECONDS` (the delay of a Stop and of a streamed figure), the first one
+:data:`FIRST_CHUNK` epochs (it also measures the time per epoch). With ``twin=True`` the torch
+twin (:class:`TorchTwin`) trains the same chunks from the same θ^j and optimizer state right
+after scratchnn's. A Ctrl-C inside a chunk rolls the chunk back (scratchnn's and the twin's
+parameters and optimizer state), so the parameters always match the recorded history.
+
+Status words: ``"running"``, ``"done"``, ``"stopped"`` (``stop()`` said so), ``"interrupted"``
+(Ctrl-C) and ``"diverged"`` (a non-finite loss; ``diverged_at`` is its epoch).
+"""
+
+import copy
+import dataclasses
+import time
+
+import numpy as np
+
+from ..activations import ACTIVATIONS
+from ..diagnostics import saturation
+from ..losses import get as get_criterion
+from ..mlp import MLP
+from ..optimizers import SGD, Adam
+from ..table import units_label
+from ..train import ENGINES, DivergenceError, History, fit
+
+CHUNK_SECONDS = 0.25  # a chunk trains about this long at most: the delay of a Stop and of a streamed view
+FIRST_CHUNK = 10  # epochs of the first chunk, which also measures the time per epoch
+DIVERGED_RISE = 2.0  # a finite loss that ends above this many times its start has diverged (Adam's early
+# overshoot ends a 5-epoch workshop fit at 1.1x its start; lr 1e6 or SGD at lr 1e4 end at 4x)
+OPTIMIZERS = ("adam", "sgd")
+ENGINE_CHOICES = ("auto",) + ENGINES
+TORCH_EXTRA = "pip install -e '.[torch]'"  # the one install spelling, as the README's
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How a net is trained; the defaults are the workshop's (Adam, lr 0.015, 1000 full-batch epochs, seed 10).
+
+    ``seed`` numbers the minibatch orders (:func:`scratchnn.epoch_order`); the net's initial θ^j
+    come from whoever built it (:func:`build_net`). ``engine`` is the one that trains, never
+    "auto" (:func:`resolve_engine` picks it). ``l2`` is λ of λ/(2n) Σ_j ‖θ^j[:, 1:]‖².
+    """
+
+    optimizer: str = "adam"
+    lr: float = 0.015
+    momentum: float = 0.0
+    epochs: int = 1000
+    batch_size: int | None = None
+    seed: int = 10
+    engine: str = "numpy"
+    l2: float = 0.0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: expected one of {', '.join(ENGINES)} (the one that trains), got {self.engine!r}")
+        if self.optimizer == "adam" and self.momentum:
+            raise ValueError("momentum: only SGD has momentum; use optimizer 'sgd'")
+
+
+def make_optimizer(settings, theta):
+    """``Adam(theta, lr)`` or ``SGD(theta, lr, momentum)`` as ``settings`` say."""
+    if settings.optimizer == "adam":
+        return Adam(theta, lr=settings.lr)
+    return SGD(theta, lr=settings.lr, momentum=settings.momentum)
+
+
+def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, generator=10):
+    """An MLP whose hidden layers use ``activation`` and whose output layer suits ``criterion``.
+
+    mse: every layer ``activation`` (the workshop's all-tanh nets); bce: a sigmoid output;
+    cross_entropy: an identity output (the logits). ``generator``: a seed or a shared
+    :class:`~scratchnn.TorchGenerator` (several nets drawn one after the other, as the notebook does).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    output = get_criterion(criterion).output
+    activations = activation if output is None else [activation] * (len(units) - 2) + [output]
+    return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion)
+
+
+def resolve_engine(name, log=print):
+    """The engine that trains for ``--engine name``: "numpy", "numba", or "auto" (numba when usable).
+
+    "auto" falls back to NumPy with a message naming why numba is unusable; "numba" that is
+    unusable raises RuntimeError with the reason. Either way nothing is swallowed.
+    """
+    if name not in ENGINE_CHOICES:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINE_CHOICES)}, got {name!r}")
+    if name == "numpy":
+        return name
+    from .. import fast
+
+    reason = fast.why_unusable()
+    if reason is None:
+        return "numba"
+    if name == "numba":
+        raise RuntimeError(f"engine numba: {reason}; use the NumPy engine (--engine numpy)")
+    log(f"engine auto: using the NumPy engine, since {reason}")
+    return "numpy"
+
+
+def load_torchref():
+    """The :mod:`torchref` package, or None when torch is not installed."""
+    try:
+        import torchref
+    except ImportError:
+        return None
+    return torchref
+
+
+class torch_threads:
+    """``with torch_threads(torch, 1):`` run torch on n intra-op threads, restoring the setting after.
+
+    The workshop's nets are tiny: a second thread only adds synchronisation
+    (and on a busy 2-core machine it multiplies torch's time per epoch).
+    """
+
+    def __init__(self, torch, n):
+        self.torch, self.n = torch, n
+
+    def __enter__(self):
+        self.saved = self.torch.get_num_threads()
+        self.torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        self.torch.set_num_threads(self.saved)
+
+
+def join_histories(histories, engine):
+    """One History holding ``histories`` one after the other (losses, timings summed)."""
+    loss = np.concatenate([h.loss for h in histories]) if histories else np.zeros(0)
+    has_val = bool(histories) and histories[0].val_loss is not None
+    val = np.concatenate([h.val_loss for h in histories]) if has_val else None
+    return History(loss, val, engine, seconds=sum(h.seconds for h in histories),
+                   compile_seconds=sum(h.compile_seconds for h in histories))
+
+
+def relative_gap(loss, reference):
+    """``|loss - reference| / |reference|`` per epoch, over the epochs both histories have."""
+    k = min(len(loss), len(reference))
+    return np.abs(loss[:k] - reference[:k]) / np.abs(reference[:k])
+
+
+def per_epoch_ms(history):
+    """Milliseconds per epoch, compile time excluded (a History's ``seconds`` leave it out)."""
+    return 1e3 * history.seconds / max(history.epochs, 1)
+
+
+class TorchTwin:
+    """The torch copy of a net and its optimizer, from the same θ^j and state, trained chunk by chunk.
+
+    Built before training (``torchref.to_torch``, ``torchref.optimizer_to_torch``); every chunk
+    is ``torchref.fit`` over the same epochs, on one torch thread. ``model`` is the torch
+    module; ``diverged_at`` the epoch of torch's first non-finite loss (torch then stops).
+    """
+
+    def __init__(self, net, optimizer):
+        torchref = load_torchref()
+        if torchref is None:
+            raise ImportError(f"the torch twin needs torch, which is not installed: {TORCH_EXTRA}")
+        import torch
+
+        self.torch, self.torchref = torch, torchref
+        self.criterion = net.criterion
+        self.model = torchref.to_torch(net)
+        self.optimizer = torchref.optimizer_to_torch(optimizer, self.model)
+        self.histories = []
+        self.diverged_at = None
+
+    def train(self, X, Y, k, start, settings):
+        """Train epochs ``start`` … ``start + k - 1`` as scratchnn just did."""
+        if self.diverged_at is not None:
+            return
+        s = settings
+        with torch_threads(self.torch, 1):
+            try:
+                h = self.torchref.fit(self.model, X, Y, self.optimizer, k, s.batch_size, s.seed, start_epoch=start,
+                                      criterion=self.criterion, l2=s.l2)
+            except DivergenceError as exc:
+                h = exc.history
+                self.diverged_at = start + exc.epoch
+        self.histories.append(h)
+
+    def snapshot(self):
+        """Record the model and optimizer state; returns the function that restores them."""
+        model_state = copy.deepcopy(self.model.state_dict())
+        opt_state = copy.deepcopy(self.optimizer.state_dict())
+        count = len(self.histories)
+
+        def restore():
+            self.model.load_state_dict(model_state)
+            self.optimizer.load_state_dict(opt_state)
+            del self.histories[count:]
+
+        return restore
+
+    @property
+    def history(self):
+        return join_histories(self.histories, "torch")
+
+    def net(self):
+        """torch's trained parameters as a scratchnn MLP (to draw and evaluate them with the same functions)."""
+        return self.torchref.from_torch(self.model, self.criterion)
+
+    def forward(self, X):
+        """The torch model's output for X (no gradient)."""
+        with self.torch.no_grad():
+            return self.model(self.torch.from_numpy(X)).numpy()
+
+
+def snapshot_scratch(net, optimizer):
+    """Record ``net.theta`` and the optimizer's state; returns the function that restores them."""
+    theta = [t.copy() for t in net.theta]
+    state = {k: [a.copy() for a in arrays] for k, arrays in optimizer.state_arrays().items()}
+    t = optimizer.t
+
+    def restore():
+        for dst, src in zip(net.theta, theta):
+            dst[...] = src
+        for k, arrays in optimizer.state_arrays().items():
+            for dst, src in zip(arrays, state[k]):
+                dst[...] = src
+        optimizer.t = t
+
+    return restore
+
+
+class Run:
+    """One training run of ``net`` on (X, Y) as ``settings`` say, as far as it went.
+
+    ``net`` is trained in place; ``optimizer`` is built from the settings (or given).
+    ``history`` (scratchnn's, one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
+    or None) and ``torch_history``; ``snapshots`` [(epoch, value)]; ``status``, ``message``,
+    ``diverged_at``; ``seconds`` (wall time so far, twin and snapshots included).
+    """
+
+    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None):
+        self.net, self.X, self.Y, self.settings = net, X, Y, settings
+        self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.theta)
+        self.twin = TorchTwin(net, self.optimizer) if twin else None  # before training: the same θ^j
+        self.label = label or units_label(net.units)
+        self._histories = []
+        self.snapshots = []
+        self.status, self.diverged_at, self.seconds = "running", None, 0.0
+
+    # ------------------------------------------------------------------ what was recorded
+    @property
+    def history(self):
+        return join_histories(self._histories, self.settings.engine)
+
+    @property
+    def loss(self):
+        """𝓛 before each trained epoch's update ``(epochs,)``."""
+        return self.history.loss
+
+    @property
+    def epochs(self):
+        """Epochs trained so far."""
+        return sum(h.epochs for h in self._histories)
+
+    @property
+    def torch_history(self):
+        return None if self.twin is None else self.twin.history
+
+    @property
+    def message(self):
+        """One line on how the run ended (empty while it runs)."""
+        s = self.settings
+        if self.status == "diverged":
+            return (f"diverged: the loss became non-finite at epoch {self.diverged_at} with learning rate {s.lr:g}; "
+                    f"lower the learning rate")
+        if self.status == "interrupted":
+            return f"interrupted after {self.epochs} epochs; what was trained is kept"
+        if self.status == "stopped":
+            return f"stopped after {self.epochs} of {s.epochs} epochs"
+        if self.status == "done":
+            if self.twin is not None and self.twin.diverged_at is not None:
+                return f"done: {self.epochs} epochs; torch diverged at epoch {self.twin.diverged_at}"
+            return f"done: {self.epochs} epochs"
+        return ""
+
+    def warnings(self):
+        """What a learner should be told about a finished run: a loss that rose, a saturated or dead net."""
+        out = []
+        loss = self.loss
+        if self.status != "diverged" and self.rose:
+            verdict = ("the fit diverged; lower the learning rate" if self.diverged
+                       else "train longer, or lower the learning rate")
+            out.append(f"the loss ended above where it started ({loss[0]:.4e} -> {loss[-1]:.4e}, "
+                       f"{loss[-1] / loss[0]:.1f}x): {verdict}")
+        if self.status != "diverged" and self.net.L > 1:
+            word, fraction = saturation(self.net, self.X)
+            if fraction > 0.5:
+                fix = ("another activation (leaky_relu, tanh) or a smaller learning rate" if word == "dead"
+                       else "a smaller learning rate, or another activation")
+                out.append(f"the net is {word}: {fraction:.0%} of its hidden units are {word} over the training "
+                           f"data; try {fix}")
+        return out
+
+    @property
+    def rose(self):
+        """True when the last loss is above the first (a fit that went the wrong way)."""
+        loss = self.loss
+        return len(loss) > 1 and bool(loss[-1] > loss[0])
+
+    @property
+    def diverged(self):
+        """True for a non-finite loss, and for a finite one that ended above DIVERGED_RISE times its start."""
+        loss = self.loss
+        return self.status == "diverged" or (len(loss) > 1 and bool(loss[-1] > DIVERGED_RISE * loss[0]))
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, progress=None, stop=None, snapshot=None, samples=1):
+        """Train the remaining epochs in chunks; returns ``self``.
+
+        ``samples``: at least this many chunks (so ``snapshot`` is taken at least that often).
+        """
+        s = self.settings
+        start = time.perf_counter() - self.seconds
+        longest = max(1, s.epochs // samples)
+        k = min(FIRST_CHUNK, longest)
+        self.status = "running"
+        while self.epochs < s.epochs:
+            if stop is not None and stop():
+                self.status = "stopped"
+                break
+            if snapshot is not None:
+                self.snapshots.append((self.epochs, snapshot(self)))
+            k = min(k, s.epochs - self.epochs)
+            chunk_start = time.perf_counter()
+            restore = snapshot_scratch(self.net, self.optimizer)
+            restore_twin = None if self.twin is None else self.twin.snapshot()
+            try:
+                h = fit(self.net, self.X, self.Y, self.optimizer, k, s.batch_size, s.seed, engine=s.engine,
+                        start_epoch=self.epochs, l2=s.l2)
+                if self.twin is not None:
+                    self.twin.train(self.X, self.Y, k, self.epochs, s)
+            except KeyboardInterrupt:
+                restore()
+                if restore_twin is not None:
+                    restore_twin()
+                self.status = "interrupted"
+                break
+            except DivergenceError as exc:
+                self._histories.append(exc.history)
+                self.status, self.diverged_at = "diverged", self.epochs
+                break
+            self._histories.append(h)
+            per_epoch = max(time.perf_counter() - chunk_start - h.compile_seconds, 1e-9) / k  # the twin's included
+            k = int(min(longest, max(1, CHUNK_SECONDS / per_epoch)))
+            self.seconds = time.perf_counter() - start
+            if progress is not None:
+                progress(self)
+        if snapshot is not None and self.status != "diverged":
+            self.snapshots.append((self.epochs, snapshot(self)))
+        if self.status == "running":
+            self.status = "done"
+        self.seconds = time.perf_counter() - start
+        return self
+
+
+class ProgressBar:
+    """``with ProgressBar(total, desc, enabled) as bar: run.train(progress=bar)``: a tqdm bar over epochs."""
+
+    def __init__(self, total, desc="training", enabled=True):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=False, mininterval=0.5)
+
+    def __call__(self, run):
+        self.bar.update(run.epochs - self.bar.n)
+        if run.epochs:
+            self.bar.set_postfix(loss=f"{run.loss[-1]:.3g}", refresh=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def train(run, desc=None, progress=False, **callbacks):
+    """``run.train(...)`` with a progress bar on stderr when ``progress``; returns the run."""
+    with ProgressBar(run.settings.epochs, desc or f"{run.label} {run.settings.engine}", progress) as bar:
+        return run.train(progress=bar, **callbacks)
+
