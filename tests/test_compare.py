@@ -65,3 +65,12 @@ def test_table_lists_every_row_and_the_verdict():
     assert set(rule) <= {"-", " "}
     assert row0.split()[:5] == ["D", "0", "(2,", "2)", "yes"] and "NO" in row1
     assert "you against torch" in text
+
+
+def test_a_warning_is_printed_above_the_table():
+    ref = np.ones((2, 2))
+    rows = [compare_arrays("D", 0, ref * 2, ref)]
+    text = str(Comparison(rows, mine="you", ref="torch", warning="Warning: different θ^0."))
+    assert text.splitlines()[0] == "Warning: different θ^0."
+    assert text.splitlines()[1].split()[0] == "quantity"
+    assert text.endswith(str(Comparison(rows, mine="you", ref="torch")))

@@ -2,17 +2,18 @@
 
 ``to_torch``/``from_torch`` move a model between the two engines,
 ``optimizer_to_torch``/``optimizer_from_torch`` move optimizer state, ``fit``
-is the notebook's training loop, ``compare`` trains both side by side, and
-``explain`` computes every quantity of one backward pass with autograd.
+is the notebook's training loop, ``compare`` trains both side by side and
+returns their per-epoch gap (a ``FitGap``), and ``explain`` computes every
+quantity of one backward pass with autograd.
 """
 
 from .bridge import from_torch, optimizer_from_torch, optimizer_to_torch, to_torch, torch_dtype
-from .compare import Comparison, compare
+from .compare import FitGap, compare
 from .explain import explain
 from .train import fit
 
 __all__ = [
-    "Comparison",
+    "FitGap",
     "compare",
     "explain",
     "fit",

@@ -15,8 +15,9 @@ from .bridge import copy_theta_from_torch, optimizer_from_torch, optimizer_to_to
 from .train import fit as torch_fit
 
 
-class Comparison:
-    """Per epoch: ``loss_scratch``, ``loss_torch``, ``rel_gap`` = |Ls - Lt| / |Lt|, ``param_gap``.
+class FitGap:
+    """The gap between a scratchnn fit and its torch twin, per epoch: ``loss_scratch``, ``loss_torch``,
+    ``rel_gap`` = |Ls - Lt| / |Lt|, ``param_gap``.
 
     ``param_gap[e]`` is the largest |theta_scratch - theta_torch| after epoch e
     (before any resync).
@@ -32,7 +33,7 @@ class Comparison:
     def __repr__(self):
         mode = "free-running" if self.resync_every is None else f"resync every {self.resync_every}"
         return (
-            f"Comparison({len(self.loss_torch)} epochs, {mode}: max relative loss gap {self.rel_gap.max():.3g}, "
+            f"FitGap({len(self.loss_torch)} epochs, {mode}: max relative loss gap {self.rel_gap.max():.3g}, "
             f"max parameter gap {self.param_gap.max():.3g})"
         )
 
@@ -43,7 +44,7 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
 
     Both minimise ``net.criterion`` (plus the L2 term with ``l2=λ``).
     The torch model and optimizer start from the same parameters and state.
-    Returns a :class:`Comparison`; ``net`` ends with scratchnn's parameters.
+    Returns a :class:`FitGap`; ``net`` ends with scratchnn's parameters.
     """
     if optimizer is None:
         optimizer = sn.Adam(net.theta, lr=0.015)
@@ -64,4 +65,4 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
         if resync_every is not None and (e + 1) % resync_every == 0:
             copy_theta_from_torch(net, model)
             optimizer_from_torch(topt, model, optimizer)
-    return Comparison(loss_s, loss_t, gap, resync_every)
+    return FitGap(loss_s, loss_t, gap, resync_every)

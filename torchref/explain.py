@@ -9,7 +9,11 @@ backward pass of torch's loss module for the net's criterion (``nn.MSELoss``,
     D^j = [bias.grad, weight.grad] of Linear j       (u^{j+1}, u^j + 1), bias in column 0
 
 No formula of scratchnn's backward pass is used: the a^j are shown with their
-bias unit prepended, which is only how scratchnn lays them out.
+bias unit prepended, which is only how scratchnn lays them out, θ^j is read back
+from the Linear modules (``theta_of``), and Y is shown as the (n, u^L) targets
+(class indices as one-hot rows, while torch's loss takes the indices). The walk
+prints the equations beside these values: they are autograd's values, and the
+labels are the equations they should satisfy (:data:`CAPTION`).
 """
 
 import torch
@@ -18,7 +22,9 @@ import scratchnn as sn
 from scratchnn.checks import check_pair
 from scratchnn.teaching.explain import Explanation
 
-from .bridge import linears, loss_function, to_torch, torch_targets
+from .bridge import linears, loss_function, theta_of, to_torch, torch_targets
+
+CAPTION = "autograd's values; the labels are the equations they should satisfy"
 
 
 def _with_bias_unit(h):
@@ -30,7 +36,7 @@ def explain(net, X, Y):
     """a^j, z^j, δ^j = ∂𝓛/∂z^j, D^j = ∂𝓛/∂θ^j and 𝓛 of ``net`` on ``(X, Y)`` from torch autograd."""
     if not isinstance(net, sn.MLP):
         raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")
-    check_pair(X, Y, net)
+    targets = check_pair(X, Y, net)  # (n, u^L), shown in the walk; torch's loss below takes Y as given
     model = to_torch(net)
     modules = list(model)
     h = torch.from_numpy(X)
@@ -48,4 +54,4 @@ def explain(net, X, Y):
     delta = [None] + [zj.grad.numpy().copy() for zj in z_t[1:]]
     D = [torch.cat([m.bias.grad[:, None], m.weight.grad], dim=1).numpy().copy() for m in linears(model)]
     return Explanation(a, z, delta, D, loss.detach().numpy()[()], net.units, net.activations, net.dtype, "torch",
-                       net.criterion)
+                       net.criterion, theta=theta_of(model), Y=targets.copy(), caption=CAPTION)

@@ -91,12 +91,17 @@ def compare_arrays(name, layer, mine, ref, rtol=None):
 
 
 class Comparison:
-    """The rows of one comparison; ``str()`` is the table, ``ok`` says whether every row is close."""
+    """The rows of one comparison; ``str()`` is the table, ``ok`` says whether every row is close.
 
-    def __init__(self, rows, mine="mine", ref="reference"):
+    ``warning``, when not empty, is printed above the table: it says why rows that are not close
+    are expected (``Explanation.compare`` of two passes from different θ^j, X or Y).
+    """
+
+    def __init__(self, rows, mine="mine", ref="reference", warning=""):
         self.rows = list(rows)
         self.mine = mine
         self.ref = ref
+        self.warning = warning
 
     @property
     def ok(self):
@@ -130,6 +135,7 @@ class Comparison:
             rows.append(cells + ([r.note] if with_notes else []))
         caption = (f"{self.mine} against {self.ref}; max rel diff = max|{self.mine} - {self.ref}| / "
                    f"max|{self.ref}| per quantity")
-        return format_table(rows, left=(0, 2, 3, 4, 7)) + "\n" + caption
+        table = format_table(rows, left=(0, 2, 3, 4, 7)) + "\n" + caption
+        return f"{self.warning}\n{table}" if self.warning else table
 
     __repr__ = __str__

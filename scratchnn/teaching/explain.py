@@ -4,6 +4,8 @@ r"""A worked example you can print: every quantity of one forward and backward p
 ``(X, Y)`` and keeps, indexed by layer exactly as ``forward_trace`` and
 ``backward`` index them,
 
+    theta[j]  θ^j, the weights used      (u^{j+1}, u^j + 1), bias in column 0
+    Y         the targets                (n, u^L) (class indices as one-hot rows)
     a[j]      a^j = [1, g_j(z^j)]       (n, u^j + 1) for j < L; a^L = g_L(z^L), (n, u^L)
     z[j]      z^j = a^{j-1} (θ^{j-1})ᵀ  (n, u^j), z[0] is None
     delta[j]  δ^j = ∂𝓛/∂z^j             (n, u^j), delta[0] is None
@@ -11,10 +13,12 @@ r"""A worked example you can print: every quantity of one forward and backward p
     loss      𝓛, the net's criterion (mse, bce or cross_entropy; see ``losses``)
 
 ``str()`` walks the two passes layer by layer, each quantity beside the
-equation that produced it, with its shape and its values (short arrays in
-full, long ones abbreviated). ``torchref.explain`` computes the same
-quantities with torch's autograd and returns the same type, and
-``e.compare(other)`` is the table of their differences.
+equation that produced it (θ^j and Y beside their names), with its shape and
+its values (short arrays in full, long ones abbreviated); the index convention
+of the notation (:data:`INDICES`) heads it. ``torchref.explain`` computes the
+same quantities with torch's autograd and returns the same type, and
+``e.compare(other)`` is the table of their differences, headed by a warning
+when the two were computed from different θ^j, X or Y.
 """
 
 import numpy as np
@@ -24,6 +28,11 @@ from ..checks import check_pair
 from .compare import Comparison, compare_arrays
 
 FULL = 12  # arrays with at most this many entries are printed in full
+
+# the notation's indices (docs/notation.md, tutorial 2), as the walk prints them
+INDICES = ("Indices count from 1: row i is data point i, column s unit s, after the bias unit 0 in a^j, θ^j, D^j.\n"
+           "Row s of θ^j and D^j is unit s of layer j+1: θ^j_{sk} carries unit k of layer j to unit s of layer j+1.")
+INPUTS = ("theta", "Y")  # given, not computed: printed in the walk, checked by compare before its rows
 
 # criterion -> (𝓛, δ^L) as printed; δ^L in the derived form the engine computes (see ``losses``)
 EQUATIONS = {
@@ -54,10 +63,16 @@ class Explanation:
 
     ``units``, ``activations`` (g_1 ... g_L, so ``activations[j - 1]`` is g_j),
     ``dtype`` and ``criterion`` describe the net; ``source`` names the engine that
-    computed them (``"scratchnn"`` or ``"torch"``).
+    computed them (``"scratchnn"`` or ``"torch"``), and ``caption``, when given, says
+    under the heading how to read its values. ``theta`` (θ^0 … θ^{L-1}) and ``Y`` (the
+    targets, ``(n, u^L)``) are what the pass was computed from.
     """
 
-    def __init__(self, a, z, delta, D, loss, units, activations, dtype, source, criterion="mse"):
+    def __init__(self, a, z, delta, D, loss, units, activations, dtype, source, criterion="mse", *, theta, Y,
+                 caption=""):
+        self.theta = theta
+        self.Y = Y
+        self.caption = caption
         self.a = a
         self.z = z
         self.delta = delta
@@ -75,19 +90,22 @@ class Explanation:
         return len(self.units) - 1
 
     def steps(self):
-        """The walk, in order: ``(name, layer, equation, value)`` for every quantity."""
+        """The walk, in order: ``(name, layer, equation, value)`` for every quantity, θ^j and Y included."""
         from ..activations import get
 
         L = self.L
         out = [("a", 0, "a^0 = [1, X]", self.a[0])]
         for j in range(1, L + 1):
             g = get(self.activations[j - 1])
+            out.append(("theta", j - 1, f"θ^{j - 1}: weights from layer {j - 1} to layer {j}, bias in column 0",
+                        self.theta[j - 1]))
             out.append(("z", j, f"z^{j} = a^{j - 1} (θ^{j - 1})ᵀ", self.z[j]))
             if j < L:
                 out.append(("a", j, f"a^{j} = [1, g_{j}(z^{j})],  g_{j}(z) = {g.formula}", self.a[j]))
             else:
                 out.append(("a", j, f"a^{j} = g_{j}(z^{j}),  g_{j}(z) = {g.formula}   (output: no bias unit)", self.a[j]))
         loss_text, delta_text = EQUATIONS[self.criterion]
+        out.append(("Y", None, "Y: the targets", self.Y))
         out.append(("loss", None, loss_text, np.asarray(self.loss)))
         out.append(("delta", L, delta_text.format(L=L, derivative=get(self.activations[L - 1]).derivative),
                     self.delta[L]))
@@ -106,7 +124,10 @@ class Explanation:
             f"Explanation ({self.source}): {net} net, activations g_1..g_{self.L} = {', '.join(self.activations)}, "
             f"{self.dtype.name}, criterion {self.criterion}, n = {n} point{'s' if n != 1 else ''}"
         ]
-        part = {"a": "Forward pass", "z": "Forward pass", "loss": "Loss", "delta": "Backward pass", "D": "Backward pass"}
+        lines += [self.caption] if self.caption else []
+        lines += ["", INDICES]
+        part = {"a": "Forward pass", "theta": "Forward pass", "z": "Forward pass", "Y": "Loss", "loss": "Loss",
+                "delta": "Backward pass", "D": "Backward pass"}
         heading = None
         for name, layer, equation, value in self.steps():
             if part[name] != heading:
@@ -125,7 +146,9 @@ class Explanation:
         """The per-quantity table against ``other`` (the reference): a :class:`~scratchnn.teaching.compare.Comparison`.
 
         One row per a^j, z^j, 𝓛, δ^j and D^j, in the order of the walk; ``rtol`` defaults by dtype
-        (see :mod:`scratchnn.teaching.compare`).
+        (see :mod:`scratchnn.teaching.compare`). When the two were computed from different X, Y or
+        θ^j (not equal entry for entry), a warning above the table names them: rows that are not
+        close are then expected, not a bug.
         """
         if not isinstance(other, Explanation):
             raise TypeError(f"other: expected an Explanation (sn.explain or torchref.explain), got {type(other).__name__}")
@@ -134,8 +157,22 @@ class Explanation:
                              f"got {other.units} with {other.criterion}")
         mine = {(name, layer): value for name, layer, _, value in self.steps()}
         rows = [compare_arrays(name, layer, mine[(name, layer)], value, rtol=rtol)
-                for name, layer, _, value in other.steps()]
-        return Comparison(rows, mine=self.source, ref=other.source)
+                for name, layer, _, value in other.steps() if name not in INPUTS]
+        differ = []
+        for (name, given), (_, ref) in zip(self._inputs(), other._inputs()):
+            if given.shape != ref.shape:
+                differ.append(f"{name} (shape {_shape(given)} against {_shape(ref)})")
+            elif not np.array_equal(given, ref):
+                differ.append(f"{name} (max abs diff {np.max(np.abs(given.astype(np.float64) - ref)):.2e})")
+        warning = ""
+        if differ:
+            warning = (f"Warning: these two explanations were computed from different {', '.join(differ)}.\n"
+                       f"Rows that are not close are expected: they compare two different passes, not two engines.")
+        return Comparison(rows, mine=self.source, ref=other.source, warning=warning)
+
+    def _inputs(self):
+        """``(name, array)`` of what the pass was computed from: X, Y, θ^0 … θ^{L-1}."""
+        return [("X", self.a[0][:, 1:]), ("Y", self.Y)] + [(f"θ^{j}", t) for j, t in enumerate(self.theta)]
 
 
 def explain(net, X, Y):
@@ -153,4 +190,4 @@ def explain(net, X, Y):
     L = net.L
     loss = _losses.get(net.criterion).loss(trace.a[L], trace.z[L], targets)
     return Explanation(trace.a, trace.z, delta, D, loss, net.units, net.activations, net.dtype, "scratchnn",
-                       net.criterion)
+                       net.criterion, theta=[t.copy() for t in net.theta], Y=targets.copy())

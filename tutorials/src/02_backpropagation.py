@@ -18,6 +18,14 @@
 #
 # $\odot$ is the element-wise product (`*` in NumPy). $g_j$ is layer $j$'s activation (`net.g(j)`;
 # the list `net.activations` starts at layer 1, so `activations[j - 1]` is $g_j$).
+#
+# **Indices count from 1, and the bias unit is unit 0** — here, in `explain`'s printout and in the
+# exercises. $i = 1 \dots n$ is a data point (a row). $\theta^j_{sk}$ carries unit $k$ of layer $j$
+# ($k = 0$: the bias unit) to unit $s$ of layer $j+1$, and the letters keep these roles throughout:
+# $s$ counts the units of layer $j+1$ (at the output, of layer $L$), $k$ those of layer $j$.
+# In NumPy subtract 1 from every index except a column of $a^j$, $\theta^j$ or $D^j$, where the bias
+# unit already holds column 0: $a^j_{ik}$ is `a[j][i - 1, k]`, $\theta^j_{sk}$ is `theta[j][s - 1, k]`,
+# $D^j_{sk}$ is `D[j][s - 1, k]`, $z^j_{is}$ is `z[j][i - 1, s - 1]`, $\delta^j_{is}$ is `delta[j][i - 1, s - 1]`.
 
 # %%
 import os
@@ -44,15 +52,17 @@ np.set_printoptions(precision=6, suppress=True)
 # |---|---|---|---|---|
 # | tanh | $\tanh z$ | $1 - \tanh^2 z$ | $1 - a^2$ | `nn.Tanh` |
 # | sigmoid | $\sigma(z) = 1 / (1 + e^{-z})$ | $\sigma(z)(1 - \sigma(z))$ | $a(1 - a)$ | `nn.Sigmoid` |
-# | relu | $\max(z, 0)$ | $1$ if $z > 0$ else $0$ | (needs $z$, or $a > 0$) | `nn.ReLU` |
-# | leaky_relu | $z$ if $z > 0$ else $0.01 z$ | $1$ if $z > 0$ else $0.01$ | (needs $z$) | `nn.LeakyReLU` |
+# | relu | $\max(z, 0)$ | $1$ if $z > 0$ else $0$ | $1$ if $a > 0$ else $0$ | `nn.ReLU` |
+# | leaky_relu | $z$ if $z > 0$ else $0.01 z$ | $1$ if $z > 0$ else $0.01$ | $1$ if $a > 0$ else $0.01$ | `nn.LeakyReLU` |
 # | identity | $z$ | $1$ | $1$ | (none) |
 #
 # **Why $g'$ can be computed from $a$.** For tanh, $\frac{d}{dz}\tanh z = 1 - \tanh^2 z$, and
 # $\tanh z$ *is* $a$; for the sigmoid, $\sigma' = e^{-z}/(1+e^{-z})^2 = \sigma(1-\sigma)$, and $\sigma(z)$
 # *is* $a$. The forward pass has already stored every $a^j$, so the backward pass needs no second
 # $\tanh$ or $e^{-z}$: one multiply and one subtract per entry. torch's autograd does the same
-# (`TanhBackward` and `SigmoidBackward` keep the *output*, not the input).
+# (`TanhBackward` and `SigmoidBackward` keep the *output*, not the input). For relu and leaky_relu
+# $a > 0$ exactly when $z > 0$ ($0.01 z$ has the sign of $z$), so their derivative, too, can be read
+# off $a$: torch's `ReluBackward` keeps the output, its `LeakyReluBackward` the input, and either does.
 #
 # Without a non-linearity a stack of layers collapses into one linear map. tanh is zero-centred
 # and saturates at ±1 (its derivative vanishes for large $|z|$ — the reason the workshop normalises
@@ -76,16 +86,25 @@ axes[1, 0].set_ylabel("g'(z)")
 plt.show()
 
 # %% [markdown]
-# Each derivative — scratchnn's, written through $a$ — checked against torch's autograd (away from
-# the kink at 0, where ReLU has none):
+# Each derivative checked against torch's autograd: scratchnn's `g_prime`, and the last column of the
+# table above, computed from $a$ alone (away from the kink at 0, where relu and leaky_relu have none):
 
 # %%
+from_a = {  # g'(z) from a = g(z) only: the table's last column
+    "tanh": lambda a: 1 - a * a,
+    "sigmoid": lambda a: a * (1 - a),
+    "relu": lambda a: np.where(a > 0, 1.0, 0.0),
+    "leaky_relu": lambda a: np.where(a > 0, 1.0, activations.LEAKY_SLOPE),
+    "identity": lambda a: np.ones_like(a),
+}
 zc = np.linspace(-4, 4, 800)  # 800 points: none of them is exactly 0
 for name, act in activations.ACTIVATIONS.items():
     zt = torch.from_numpy(zc).requires_grad_()
     torchref.bridge.MODULES[name]()(zt).sum().backward()
+    a_c = act.g(zc)
     print(f"{name:>10}: g'(z) = {act.derivative:<24} max |g' - autograd| = "
-          f"{np.abs(act.g_prime(zc, act.g(zc)) - zt.grad.numpy()).max():.1e}")
+          f"{np.abs(act.g_prime(zc, a_c) - zt.grad.numpy()).max():.1e},  from a alone: "
+          f"{np.abs(from_a[name](a_c) - zt.grad.numpy()).max():.1e}")
 
 # %% [markdown]
 # ## 2.2 The forward pass: the workshop's columns, our rows
@@ -96,8 +115,8 @@ for name, act in activations.ACTIVATIONS.items():
 # $(\theta^j a^j_i)^T = (a^j_i)^T (\theta^j)^T$, row $i$ of $z^{j+1}$ is $(a^j_i)^T(\theta^j)^T$, and all rows at once:
 # $$a^0 = [1, X], \qquad z^{j+1} = a^j (\theta^j)^T \quad (n, u^{j+1}), \qquad
 # a^{j+1} = [1, g_{j+1}(z^{j+1})] \quad (n, u^{j+1}+1), \qquad a^L = g_L(z^L) \quad (n, u^L).$$
-# Entry by entry, with the bias unit $a^j_{i0} = 1$ in column 0:
-# $$z^{j+1}_{ik} = \sum_{l=0}^{u^j} a^j_{il}\, \theta^j_{kl}.$$
+# Entry by entry, with the bias unit $a^j_{i0} = 1$ in column 0 (unit $s$ of layer $j+1$, point $i$):
+# $$z^{j+1}_{is} = \sum_{k=0}^{u^j} a^j_{ik}\, \theta^j_{sk}.$$
 # That one sum is all the backward pass needs. (torch's `nn.Linear` computes $x W^T + b$: the same
 # rows, with $W = \theta^j_{[:, 1:]}$ and $b = \theta^j_{[:, 0]}$.)
 #
@@ -140,35 +159,36 @@ print("loss:", loss, " torch:", loss_t, " relative error:", rel_err(loss, loss_t
 
 # %% [markdown]
 # ## 2.4 The backward pass, derived
-# Define the **error** of layer $j$ as the derivative of the loss with respect to its pre-activations,
-# $$\delta^j_{ik} = \frac{\partial \mathcal{L}}{\partial z^j_{ik}} \qquad (n, u^j),$$
-# one number per data point $i$ and unit $k$. Everything follows from the chain rule and the one sum
-# $z^{j+1}_{ik} = \sum_l a^j_{il}\theta^j_{kl}$.
+# Define the **error** of a layer as the derivative of the loss with respect to its pre-activations;
+# for layer $j+1$,
+# $$\delta^{j+1}_{is} = \frac{\partial \mathcal{L}}{\partial z^{j+1}_{is}} \qquad (n, u^{j+1}),$$
+# one number per data point $i$ and unit $s$ (for layer $j$, $\delta^j_{ik}$: unit $k$). Everything follows
+# from the chain rule and the one sum $z^{j+1}_{is} = \sum_k a^j_{ik}\theta^j_{sk}$.
 #
 # ### The gradient of $\theta^j$: $D^j = (\delta^{j+1})^T a^j$
-# $\theta^j_{kl}$ enters the loss only through $z^{j+1}_{ik}$ — unit $k$ of layer $j+1$, for **every**
-# data point $i$ — and $\partial z^{j+1}_{ik} / \partial \theta^j_{kl} = a^j_{il}$. So
-# $$D^j_{kl} = \frac{\partial \mathcal{L}}{\partial \theta^j_{kl}}
-#   = \sum_{i=1}^{n} \frac{\partial \mathcal{L}}{\partial z^{j+1}_{ik}} \frac{\partial z^{j+1}_{ik}}{\partial \theta^j_{kl}}
-#   = \sum_{i=1}^{n} \delta^{j+1}_{ik}\, a^j_{il}.$$
+# $\theta^j_{sk}$ enters the loss only through $z^{j+1}_{is}$ — unit $s$ of layer $j+1$, for **every**
+# data point $i$ — and $\partial z^{j+1}_{is} / \partial \theta^j_{sk} = a^j_{ik}$. So
+# $$D^j_{sk} = \frac{\partial \mathcal{L}}{\partial \theta^j_{sk}}
+#   = \sum_{i=1}^{n} \frac{\partial \mathcal{L}}{\partial z^{j+1}_{is}} \frac{\partial z^{j+1}_{is}}{\partial \theta^j_{sk}}
+#   = \sum_{i=1}^{n} \delta^{j+1}_{is}\, a^j_{ik}.$$
 # **Where the transpose comes from:** the sum runs over $i$, the *row* index of both $\delta^{j+1}$
 # and $a^j$. A matrix product sums over the column index of the left factor and the row index of
-# the right one, so the left factor must be turned over: $\sum_i \delta^{j+1}_{ik} a^j_{il} = ((\delta^{j+1})^T a^j)_{kl}$,
+# the right one, so the left factor must be turned over: $\sum_i \delta^{j+1}_{is} a^j_{ik} = ((\delta^{j+1})^T a^j)_{sk}$,
 # $$D^j = (\delta^{j+1})^T a^j \qquad (u^{j+1}, n)(n, u^j + 1) = (u^{j+1}, u^j + 1),$$
-# the shape of $\theta^j$. Column $l = 0$ is the bias gradient: $a^j_{i0} = 1$, so $D^j_{k0} = \sum_i \delta^{j+1}_{ik}$.
+# the shape of $\theta^j$. Column $k = 0$ is the bias gradient: $a^j_{i0} = 1$, so $D^j_{s0} = \sum_i \delta^{j+1}_{is}$.
 # (The sum over data points is also why $D^j$ is one matrix however large the batch.)
 #
 # ### Carrying the error back: $\delta^j = (\delta^{j+1}\,\theta^j_{[:,1:]}) \odot g_j'(z^j)$
-# $z^j_{is}$ affects the loss through the activation $a^j_{is} = g_j(z^j_{is})$ — which sits in
-# **column $s$ of $a^j$**, because column 0 holds the bias unit and unit $s = 1 \dots u^j$ of layer $j$ comes after it.
-# (In code `z[j][:, s - 1]` and `a[j][:, s]`.) $a^j_{is}$ in turn feeds every unit $k$ of layer $j+1$
-# for the same point $i$, with $\partial z^{j+1}_{ik} / \partial a^j_{is} = \theta^j_{ks}$:
-# $$\delta^j_{is} = \sum_{k=1}^{u^{j+1}} \frac{\partial \mathcal{L}}{\partial z^{j+1}_{ik}}
-#   \frac{\partial z^{j+1}_{ik}}{\partial a^j_{is}} \frac{\partial a^j_{is}}{\partial z^j_{is}}
-#   = \Big(\sum_k \delta^{j+1}_{ik}\, \theta^j_{ks}\Big)\, g_j'(z^j_{is}), \qquad s = 1 \dots u^j.$$
+# $z^j_{ik}$ (unit $k$ of layer $j$) affects the loss through the activation $a^j_{ik} = g_j(z^j_{ik})$ — which sits in
+# **column $k$ of $a^j$**, because column 0 holds the bias unit and unit $k = 1 \dots u^j$ of layer $j$ comes after it.
+# (In code `z[j][:, k - 1]` and `a[j][:, k]`.) $a^j_{ik}$ in turn feeds every unit $s$ of layer $j+1$
+# for the same point $i$, with $\partial z^{j+1}_{is} / \partial a^j_{ik} = \theta^j_{sk}$:
+# $$\delta^j_{ik} = \sum_{s=1}^{u^{j+1}} \frac{\partial \mathcal{L}}{\partial z^{j+1}_{is}}
+#   \frac{\partial z^{j+1}_{is}}{\partial a^j_{ik}} \frac{\partial a^j_{ik}}{\partial z^j_{ik}}
+#   = \Big(\sum_s \delta^{j+1}_{is}\, \theta^j_{sk}\Big)\, g_j'(z^j_{ik}), \qquad k = 1 \dots u^j.$$
 # **Why the bias column drops:** the bias unit $a^j_{i0} = 1$ is a constant — it has no $z$, and
-# nothing flows back through it. The sum therefore only uses columns $s \ge 1$ of $\theta^j$; column 0
-# (the bias) has done its work in $D^j$. **No transpose here:** the sum is over $k$, the column index of
+# nothing flows back through it. The sum therefore only uses columns $k \ge 1$ of $\theta^j$; column 0
+# (the bias) has done its work in $D^j$. **No transpose here:** the sum is over $s$, the column index of
 # $\delta^{j+1}$ and the row index of $\theta^j$ — already the order of a matrix product:
 # $$\delta^j = \left(\delta^{j+1}\, \theta^j_{[:, 1:]}\right) \odot g_j'(z^j) \qquad (n, u^{j+1})(u^{j+1}, u^j) = (n, u^j).$$
 # In the workshop's column form the same line reads $\delta^j = \big((\theta^j_{[:,1:]})^T \delta^{j+1}\big) \odot g'(z^j)$:
@@ -230,22 +250,40 @@ print("gradients equal:", all(np.allclose(p, q, rtol=1e-14, atol=0) for p, q in 
 # %% [markdown]
 # ## 2.5 A worked example: every number of a 1-2-1 net, next to torch's
 # Two data points, $x = 0.5$ and $x = -0.3$ with targets $0.2$ and $-0.1$, through the workshop's
-# smallest shape with two hidden units, tanh everywhere, float64, initial weights from `generator=10`.
-# `sn.explain` keeps every quantity of one forward and backward pass and prints each beside the
-# equation that produced it:
+# smallest shape with two hidden units, tanh everywhere, float64, initial weights from `generator=7`
+# rather than the workshop's 10. **Why 7:** with `generator=10` the weight from the input to hidden
+# unit 2 is $\theta^0_{21} \approx -0.000026$, so that unit's activation $a^1_{i2}$ is the same for both
+# points to four digits: in effect a second bias, which passes almost nothing of $x$ on to the output —
+# a poor picture of gradient flow. With `generator=7` each hidden unit has an input weight ($\theta^0_{s1}$,
+# hidden unit $s$) and an output weight ($\theta^1_{1k}$, hidden unit $k$) of size above 0.4, so both
+# activations differ between the two points and both carry a share of the error back. The weights are
+# the engine's (torch's initialisation), printed here for both seeds:
 
 # %%
-tiny = sn.MLP([1, 2, 1], dtype=np.float64, generator=10)
 Xs = np.array([[0.5], [-0.3]])
 Ys = np.array([[0.2], [-0.1]])
-print("theta^0 =\n", tiny.theta[0], "\ntheta^1 =\n", tiny.theta[1])
+for seed in (10, 7):
+    candidate = sn.MLP([1, 2, 1], dtype=np.float64, generator=seed)
+    t = candidate.theta
+    print(f"generator={seed:>2}: input weights theta^0_s1 = {t[0][:, 1]}, output weights theta^1_1k = {t[1][0, 1:]}")
+    print(f"               hidden activations of the two points, a^1_i1 = {candidate.forward_trace(Xs).a[1][:, 1]}, "
+          f"a^1_i2 = {candidate.forward_trace(Xs).a[1][:, 2]}")
+
+# %% [markdown]
+# `sn.explain` keeps every quantity of one forward and backward pass and prints each beside the
+# equation that produced it, $\theta^j$ and $Y$ beside their names:
+
+# %%
+tiny = sn.MLP([1, 2, 1], dtype=np.float64, generator=7)
 mine = sn.explain(tiny, Xs, Ys)
 print(mine)
 
 # %% [markdown]
 # `torchref.explain` computes the same quantities with torch alone: the net rebuilt as `nn.Sequential`,
 # each $z^j$ kept with `retain_grad()`, and after `loss.backward()` the errors read off as
-# $\delta^j$ = `z.grad` and $D^j$ = `[bias.grad, weight.grad]`. No formula of ours is involved.
+# $\delta^j$ = `z.grad` and $D^j$ = `[bias.grad, weight.grad]`. Its walk carries our equations as
+# labels all the same: **autograd's values; the labels are the equations they should satisfy** — and
+# the table after it checks that they do.
 
 # %%
 theirs = torchref.explain(tiny, Xs, Ys)
@@ -255,20 +293,37 @@ print(theirs)
 # And the two side by side, quantity by quantity — the table of Karpathy's "backprop ninja" in our
 # notation. *exact*: every entry equal, bit for bit; *close*: within the float64 tolerance $10^{-10}$
 # (scale-relative); the diffs are $\max|\text{scratchnn} - \text{torch}|$ and that over $\max|\text{torch}|$.
+# (Two explanations computed from different $\theta^j$, $X$ or $Y$ would differ everywhere: the table
+# then starts with a warning that names what differs.)
 
 # %%
 print(mine.compare(theirs))
 
 # %% [markdown]
-# Follow one number by hand. $D^1$ is $(1, 3)$: the bias gradient and one entry per hidden unit.
-# Its entry for hidden unit 1 is $D^1_{01} = \sum_i \delta^2_{i0}\, a^1_{i1}$ — the two data points' errors at
-# the output, each times that point's activation of hidden unit 1:
+# Follow the numbers by hand (indices from 1, as everywhere here). $D^1$ is $(1, 3)$: the bias gradient
+# $D^1_{10}$ and one entry per hidden unit, $D^1_{1k} = \sum_i \delta^2_{i1}\, a^1_{ik}$ for $k = 1, 2$ — the two
+# data points' errors at the output unit, each times that point's activation of hidden unit $k$. In NumPy
+# $D^1_{1k}$ is `D[1][0, k]`, $\delta^2_{i1}$ is `delta[2][i - 1, 0]` and $a^1_{ik}$ is `a[1][i - 1, k]`:
 
 # %%
-terms = [mine.delta[2][i, 0] * mine.a[1][i, 1] for i in range(2)]
-print(" + ".join(f"({mine.delta[2][i, 0]:.6f})({mine.a[1][i, 1]:.6f})" for i in range(2)),
-      f"= {sum(terms):.6f};  D^1[0, 1] = {mine.D[1][0, 1]:.6f}, torch {theirs.D[1][0, 1]:.6f}")
-print(f"bias gradient D^1[0, 0] = delta^2 summed over the points: {mine.delta[2].sum():.6f} = {mine.D[1][0, 0]:.6f}")
+for k in (1, 2):
+    terms = [mine.delta[2][i - 1, 0] * mine.a[1][i - 1, k] for i in (1, 2)]
+    print(f"D^1_{{1{k}}} = " + " + ".join(f"({mine.delta[2][i - 1, 0]:.6f})({mine.a[1][i - 1, k]:.6f})" for i in (1, 2)),
+          f"= {sum(terms):.6f};  D[1][0, {k}] = {mine.D[1][0, k]:.6f}, torch {theirs.D[1][0, k]:.6f}")
+print(f"bias gradient D^1_{{10}} = delta^2 summed over the points: {mine.delta[2].sum():.6f};  "
+      f"D[1][0, 0] = {mine.D[1][0, 0]:.6f}")
+
+# %% [markdown]
+# One layer further back, each hidden unit $k$ gets its share of the output's error through its output
+# weight, $\delta^1_{ik} = \delta^2_{i1}\,\theta^1_{1k}\,(1 - (a^1_{ik})^2)$, and the gradient of its input weight is
+# $D^0_{k1} = \sum_i \delta^1_{ik}\, a^0_{i1}$ (`D[0][k - 1, 1]`): both hidden units carry the signal.
+
+# %%
+for k in (1, 2):
+    d1 = [mine.delta[2][i - 1, 0] * mine.theta[1][0, k] * (1 - mine.a[1][i - 1, k] ** 2) for i in (1, 2)]
+    D0 = sum(d1[i - 1] * mine.a[0][i - 1, 1] for i in (1, 2))
+    print(f"hidden unit {k}: delta^1_{{i{k}}} = {d1[0]:.6f}, {d1[1]:.6f}  (delta[1][:, {k - 1}] = {mine.delta[1][:, k - 1]})")
+    print(f"               D^0_{{{k}1}} = {D0:.6f}  (D[0][{k - 1}, 1] = {mine.D[0][k - 1, 1]:.6f}, torch {theirs.D[0][k - 1, 1]:.6f})")
 
 # %% [markdown]
 # ## 2.6 The same check on every activation and on float32

@@ -17,6 +17,9 @@
 # * NumPy float64 arrays; data points are the rows: $X$ is $(n, u^0)$, $Y$ is $(n, u^L)$.
 # * Layers $j = 0$ (input) to $L$ (output); `theta[j]` is $\theta^j$, of shape $(u^{j+1}, u^j + 1)$,
 #   the bias in column 0; $L$ is `len(theta)`.
+# * Indices count from 1 and the bias unit is unit 0: $i = 1 \dots n$ is a data point, $\theta^j_{sk}$
+#   carries unit $k$ of layer $j$ ($k = 0$: the bias unit) to unit $s$ of layer $j+1$. In NumPy subtract 1
+#   from every index except a column of $a^j$, $\theta^j$ or $D^j$: $\theta^j_{sk}$ is `theta[j][s - 1, k]`.
 # * $g = \tanh$ on every layer, the output included: $g'(z) = 1 - \tanh^2 z = 1 - a^2$.
 # * The loss is torch's `nn.MSELoss()`: the mean over all $N = n\,u^L$ entries,
 #   $\mathcal{L} = \frac{1}{N} \sum_{i,s} (a^L_{is} - Y_{is})^2$.
