@@ -105,7 +105,7 @@ def digits(dtype=np.float32):
 
     X ``(n, 64)`` in ``dtype`` (pixel value / 16), y ``(n,)`` int64 class indices 0-9;
     1437 training and 360 test images, split by a fixed permutation (the same on every call).
-    Needs scikit-learn, which ships the images: ``pip install 'scratchnn[datasets]'``.
+    Needs scikit-learn, which ships the images: ``pip install -e '.[datasets]'``.
     """
     dtype = check_dtype("dtype", dtype)
     try:

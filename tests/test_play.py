@@ -43,7 +43,7 @@ def test_importing_scratchnn_and_play_imports_neither_panel_nor_torch():
 def test_play_without_panel_names_the_extra_to_install():
     r = _python("from scratchnn.apps.cli import main\nsys.exit(main(['play', '--no-browser']))", block=["panel"])
     assert r.returncode == 2
-    assert "pip install 'scratchnn[play]'" in r.stderr
+    assert "pip install -e '.[play]'" in r.stderr
 
 
 # ------------------------------------------------------------------------------------ the session
@@ -179,12 +179,20 @@ def test_a_diverging_fit_shows_a_message_and_keeps_what_was_drawn(playground):
     assert pg.last_run is run and pg.panes["theta"].object is theta
 
 
+def wait_until(condition, timeout=RETRAIN_TIMEOUT):
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False): no fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_a_long_run_streams_and_stops_and_a_new_change_cancels_it(playground):
     pg = playground
     pg.widgets["epochs"].value = 1_000_000
-    deadline = time.monotonic() + RETRAIN_TIMEOUT
-    while pg.last_run.settings.epochs != 1_000_000 and time.monotonic() < deadline:  # the first streamed draw
-        time.sleep(0.05)
+    assert wait_until(lambda: pg.last_run.settings.epochs == 1_000_000)  # the first streamed draw
     assert pg.last_run.status == "running" and 0 < pg.last_run.epochs < 1_000_000
     assert "training: loss at epoch" in pg.status.object
     assert not pg.stop_button.disabled and re.match(r"epoch [\d,]+ of 1,000,000", pg.progress_text.object)
@@ -192,7 +200,7 @@ def test_a_long_run_streams_and_stops_and_a_new_change_cancels_it(playground):
     assert pg.wait_idle(RETRAIN_TIMEOUT)
     assert pg.last_run.settings.epochs == 100 and pg.last_run.status == "done"
     pg.widgets["epochs"].value = 1_000_000
-    time.sleep(0.5)
+    assert wait_until(lambda: not pg.stop_button.disabled and pg.progress.value > 0)  # training, some epochs done
     pg.stop_button.clicks += 1
     assert pg.wait_idle(RETRAIN_TIMEOUT)
     assert pg.last_run.status == "stopped" and pg.message.object.startswith("stopped after")
@@ -208,7 +216,7 @@ def test_without_torch_the_comparison_is_off_and_says_why():
                 block=["torch"])
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines()[0] == "True True done"
-    assert "torch is not installed" in r.stdout and "pip install 'scratchnn[torch]'" in r.stdout
+    assert "torch is not installed" in r.stdout and "pip install -e '.[torch]'" in r.stdout
 
 
 # ------------------------------------------------------------------------------------ the page, in Chromium
@@ -220,7 +228,7 @@ def _browser_missing():
     try:
         import panel  # noqa: F401
     except ImportError:
-        return "panel is not installed (pip install 'scratchnn[play]')"
+        return "panel is not installed (pip install -e '.[play]')"
     if shutil.which("chromium") is None:
         return "no chromium on PATH (Debian: apt-get install -y chromium; .ci/run installs it)"
     return None

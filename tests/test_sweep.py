@@ -231,5 +231,5 @@ def test_bad_sweep_flags_exit_2_with_a_message(argv, message, capsys):
 def test_dask_missing_names_the_extra(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # every `import distributed` raises ImportError
     assert cli.main(["sweep", *SMALL, "--backend", "dask", "--out", str(tmp_path)]) == 2
-    assert "pip install 'scratchnn[dask]'" in capsys.readouterr().err
+    assert "pip install -e '.[dask]'" in capsys.readouterr().err
     assert not os.listdir(tmp_path)  # nothing fitted

@@ -3,7 +3,7 @@
     scratchnn play [--port 5006] [--no-browser]       serve the page on localhost
 
 In Jupyter: ``scratchnn.apps.play.app()`` returns the page (a Panel object), ``scratchnn.apps.play.show()``
-displays it. Needs Panel: ``pip install 'scratchnn[play]'``.
+displays it. Needs Panel: ``pip install -e '.[play]'``.
 
 Modules: ``session`` (settings in, a trained run out; no widgets), ``views`` (the run's figures,
 all from :mod:`scratchnn.teaching.plots`), ``page`` (the Panel widgets wired to both), ``screenshot`` (the
