@@ -9,10 +9,13 @@ name            g(z)                          g'(z)
 ==============  ============================  ===============================
 ``tanh``        tanh z                        1 - a^2
 ``sigmoid``     1 / (1 + e^{-z})              a (1 - a)
-``relu``        max(z, 0)                     1 if z > 0 else 0
-``leaky_relu``  z if z > 0 else 0.01 z        1 if z > 0 else 0.01
+``relu``        max(z, 0)                     1 if a > 0 else 0
+``leaky_relu``  z if z > 0 else 0.01 z        1 if a > 0 else 0.01
 ``identity``    z                             1
 ==============  ============================  ===============================
+
+relu and leaky_relu keep the sign of z (a > 0 exactly when z > 0), so their g' needs only a,
+like tanh's and sigmoid's; the code below tests z, which is the same test.
 """
 
 import numpy as np
@@ -45,13 +48,13 @@ ACTIVATIONS = {
     "tanh": Activation("tanh", np.tanh, lambda z, a: 1 - a * a, "tanh(z)", "1 - a²"),
     "sigmoid": Activation("sigmoid", _sigmoid, lambda z, a: a * (1 - a), "1/(1 + e^-z)", "a ⊙ (1 - a)"),
     "relu": Activation("relu", lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype),
-                       "max(z, 0)", "[z > 0]"),
+                       "max(z, 0)", "[a > 0]"),
     "leaky_relu": Activation(
         "leaky_relu",
         lambda z: np.where(z > 0, z, z * z.dtype.type(LEAKY_SLOPE)),
         lambda z, a: np.where(z > 0, z.dtype.type(1), z.dtype.type(LEAKY_SLOPE)),
         f"z if z > 0 else {LEAKY_SLOPE} z",
-        f"1 if z > 0 else {LEAKY_SLOPE}",
+        f"1 if a > 0 else {LEAKY_SLOPE}",
     ),
     "identity": Activation("identity", lambda z: z.copy(), lambda z, a: np.ones_like(z), "z", "1"),
 }
