@@ -121,3 +121,40 @@ def test_delta_norm_figure_has_one_log_scale_curve_per_layer(tmp_path):
     assert ax.get_yscale() == "log" and len(ax.lines) == 3
     assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "‖δ^3‖ (layer 3, output)"
     saved(fig, tmp_path, "delta.png")
+
+
+def test_timing_figure_draws_the_given_times_and_the_ratios_to_torch(tmp_path):
+    ms = {"1-5-1": {"numpy": 0.15, "numba": 0.02, "torch": 0.48}, "1-5-5-1": {"numpy": 0.25, "torch": 0.71}}
+    operations = {"1-5-1": {"numpy": {"forward + loss": 0.05, "backward": 0.08, "Adam step": 0.03},
+                            "numba": {"whole epoch (fused)": 0.02},
+                            "torch": {"forward + loss": 0.2, "backward": 0.15, "Adam step": 0.12}}}
+    fig = plots.timing_figure(ms, operations)
+    per_engine, per_operation = fig.axes[:2]  # then the model labels' second x axis
+    assert per_engine.get_yscale() == "log"
+    assert [t.get_text() for t in per_engine.get_xticklabels()] == ["1-5-1", "1-5-5-1"]
+    heights = {c.get_label(): [p.get_height() for p in c] for c in per_engine.containers}
+    assert heights == {"numpy": [0.15, 0.25], "numba": [0.02], "torch": [0.48, 0.71]}
+    # torch's time / the engine's, above each bar but torch's: 0.48/0.15, 0.71/0.25, 0.48/0.02
+    assert sorted(t.get_text() for t in per_engine.texts) == ["2.8×", "24.0×", "3.2×"]
+
+    engines = [t.get_text() for t in per_operation.get_xticklabels()]
+    assert engines == ["numpy", "numba", "torch"]
+    x_of = dict(zip(engines, per_operation.get_xticks()))
+    for c in per_operation.containers:
+        for p in c:
+            engine = min(x_of, key=lambda e: abs(x_of[e] - p.get_x() - p.get_width() / 2))
+            parts = operations["1-5-1"][engine]
+            assert p.get_height() == pytest.approx(parts[c.get_label()])
+            names = list(parts)  # stacked in their order: the bottom is the sum of the ones before
+            assert p.get_y() == pytest.approx(sum(parts[o] for o in names[:names.index(c.get_label())]))
+    assert [t.get_text() for t in per_operation.get_legend().get_texts()] == \
+        ["forward + loss", "backward", "Adam step", "whole epoch (fused)"]
+    assert sorted(t.get_text() for t in per_operation.texts) == ["0.020", "0.160", "0.470"]  # the sums on top
+    saved(fig, tmp_path, "timing.png")
+
+
+def test_timing_figure_draws_one_panel_per_argument_given():
+    assert len(plots.timing_figure({"1-5-1": {"numpy": 0.1, "torch": 0.3}}).axes) == 1
+    assert plots.timing_figure(operations={"1-5-1": {"numpy": {"backward": 0.1}}}).axes[0].get_yscale() == "linear"
+    with pytest.raises(ValueError, match="at least one"):
+        plots.timing_figure()

@@ -9,10 +9,13 @@ not pyplot has drawn anything before.
 import io
 
 import matplotlib.figure
+import matplotlib.ticker
 import numpy as np
 
 LONG_RUN = 20000  # epochs beyond which a loss curve is drawn as a per-window envelope
 MODEL_COLORS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown", "tab:pink")
+ENGINE_COLORS = {"numpy": "tab:blue", "numba": "tab:green", "torch": "tab:orange"}  # timing_figure's bars
+OPERATION_COLORS = ("tab:cyan", "tab:purple", "tab:olive", "tab:gray", "tab:pink", "tab:brown")  # its stacked parts
 
 
 class Figure(matplotlib.figure.Figure):
@@ -252,4 +255,83 @@ def delta_norm_figure(epochs, norms, title="", ax=None):
     ax.set(xlabel="epoch" + (" (+1, log scale)" if long_run else ""), ylabel="‖δ^j‖ (Frobenius)", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
+    return fig
+
+
+def _grouped(groups, members):
+    """x of member k of group g, bars 0.8 / len(members) wide, and the width: groups 1 apart."""
+    width = 0.8 / max(len(members), 1)
+    x = {(g, m): i + (k - (len(members) - 1) / 2) * width for i, g in enumerate(groups) for k, m in enumerate(members)}
+    return x, width
+
+
+def timing_figure(ms=None, operations=None, reference="torch"):
+    """Milliseconds per epoch by engine and model (log scale), and where an epoch's time goes.
+
+    ``ms`` maps a model label ("1-5-1") to ``{engine: ms per epoch}``: one bar per engine in each
+    model's group, and above every engine's bar but ``reference``'s the ratio reference's time /
+    the engine's, measured in the same run ("3.2×": torch takes 3.2 times as long as the engine).
+    ``operations`` maps a model label to ``{engine: {operation: ms per epoch}}``: one bar per engine,
+    stacked from its operations in their order (forward + loss, backward, step; or one fused epoch),
+    its total written on top. One panel per argument given, ``ms``'s on the left.
+    """
+    panels = [p for p in (ms, operations) if p]
+    if not panels:
+        raise ValueError("ms, operations: expected at least one of them to have a model")
+    fig = Figure(figsize=(6.5 * len(panels), 4.6), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(1, len(panels))))
+    if ms:
+        ax = axes.pop(0)
+        engines = list(dict.fromkeys(e for row in ms.values() for e in row))
+        x, width = _grouped(list(ms), engines)
+        for engine in engines:
+            models = [m for m in ms if engine in ms[m]]
+            ax.bar([x[m, engine] for m in models], [ms[m][engine] for m in models], width, label=engine,
+                   color=ENGINE_COLORS.get(engine))
+            if engine == reference:
+                continue
+            for m in models:
+                if reference in ms[m]:
+                    ax.text(x[m, engine], ms[m][engine] * 1.06, f"{ms[m][reference] / ms[m][engine]:.1f}×",
+                            ha="center", va="bottom", fontsize="small")
+        low = min(t for row in ms.values() for t in row.values())
+        high = max(t for row in ms.values() for t in row.values())
+        ax.set_yscale("log")
+        # from the decade below the shortest bar (so it has a labelled tick) to room above the tallest for the legend
+        ax.set_ylim(10 ** np.floor(np.log10(low / 1.5)), high * 2.5)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))  # 0.1, not 10^-1
+        ax.set_xticks(range(len(ms)), list(ms))
+        ax.set(xlabel="model", ylabel="ms per epoch (log scale)",
+               title=f"Time per epoch; above the bars: {reference}'s time / the engine's")
+        ax.grid(alpha=0.3, axis="y", which="both")
+        ax.legend(fontsize="small", ncol=len(engines), loc="upper left")
+    if operations:
+        ax = axes.pop(0)
+        engines = list(dict.fromkeys(e for row in operations.values() for e in row))
+        names = list(dict.fromkeys(o for row in operations.values() for parts in row.values() for o in parts))
+        x, width = _grouped(list(operations), engines)
+        bars = [(m, e) for m in operations for e in engines if e in operations[m]]
+        bottom = dict.fromkeys(bars, 0.0)
+        for k, name in enumerate(names):
+            mine = [b for b in bars if name in operations[b[0]][b[1]]]
+            heights = [operations[m][e][name] for m, e in mine]
+            ax.bar([x[b] for b in mine], heights, width * 0.92, bottom=[bottom[b] for b in mine], label=name,
+                   color=OPERATION_COLORS[k % len(OPERATION_COLORS)])
+            for b, h in zip(mine, heights):
+                bottom[b] += h
+        for b in bars:
+            total = bottom[b]
+            ax.text(x[b], total, f"{total:.3f}" if total < 1 else f"{total:.2f}", ha="center", va="bottom",
+                    fontsize="small")
+        ax.set_ylim(0, max(bottom.values()) * 1.3)  # room for the totals and the legend
+        ax.set_xticks([x[b] for b in bars], [e for _, e in bars], fontsize="small")
+        # the model under its engines: a second x axis, ticks at the groups' centres, below the engine names
+        models = ax.secondary_xaxis("bottom")
+        models.set_xticks(range(len(operations)), list(operations), fontweight="bold")
+        models.tick_params(length=0, pad=20)
+        models.set_xlabel("engine, model")
+        models.spines["bottom"].set_visible(False)
+        ax.set(ylabel="ms per epoch", title="Where an epoch's time goes (on top: the sum)")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize="small", loc="upper left", ncol=min(len(names), 2))
     return fig

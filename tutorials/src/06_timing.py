@@ -20,6 +20,7 @@ import torchref
 from scratchnn.apps import workshop
 from scratchnn import fast
 from scratchnn.table import units_label
+from scratchnn.teaching import plots
 
 X, Y = sn.workshop_data()
 epochs = 50 if QUICK else 500
@@ -32,6 +33,8 @@ def ms_per_epoch(history):
 # %% [markdown]
 # ## 6.1 Time per epoch, three engines
 # The numba engine (`engine="numba"`, package `scratchnn.fast`) is used when it is installed and works.
+# The figure draws the table (log scale: the engines are an order of magnitude apart); above each numpy
+# and numba bar, torch's time divided by the engine's, both measured in this one run.
 
 # %%
 engines = ["numpy"] + (["numba"] if fast.default_engine() == "numba" else [])
@@ -47,6 +50,7 @@ for net in workshop.build_models():
     model = torchref.to_torch(net)
     row.append(ms_per_epoch(torchref.fit(model, X, Y, epochs=epochs)))
     print(f"{units_label(net.units):>8} " + " ".join(f"{t:12.3f}" for t in row))
+plots.timing_figure({label: dict(zip(engines + ["torch"], row)) for label, row in ms.items()})
 
 # %% [markdown]
 # ## 6.2 Where torch's time goes
@@ -103,6 +107,71 @@ for name, f in parts.items():
 # but scratchnn makes fewer calls: no autograd graph is recorded, the gradient of each layer is one
 # matmul, and Adam updates each $\theta^j$ — bias and weights together — as one array.
 #
+# The same split, engine beside engine: each model trained for `epochs` epochs of full-batch Adam, each
+# epoch timed in three phases — the forward pass with the loss, the backward pass (torch's includes
+# `zero_grad`), the optimizer step. scratchnn's phases are the public `forward_trace` and `backward`,
+# which check their arguments (`fit` skips that). The sums are a second measurement of 6.1's times and
+# differ from them by the spread between runs; compare the engines within one figure. The numba engine
+# runs the whole epoch as one compiled call, which cannot be split: its bar is its time per epoch,
+# measured here beside the other two.
+
+# %%
+Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+PHASES = ("forward + loss", "backward", "Adam step")
+
+
+def phases_numpy(net):
+    """ms per epoch in each phase of scratchnn's NumPy epoch (fit's loop, written out)."""
+    adam = sn.Adam(net.theta, lr=0.015)
+    seconds = np.zeros(3)
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        trace = net.forward_trace(X)
+        float(sn.losses.mse(trace.output, Y))
+        t1 = time.perf_counter()
+        _, D = net.backward(trace, Y)
+        t2 = time.perf_counter()
+        adam.step(D)
+        seconds += np.diff([t0, t1, t2, time.perf_counter()])
+    return dict(zip(PHASES, 1e3 * seconds / epochs))
+
+
+def phases_torch(model):
+    """ms per epoch in each phase of the workshop's torch epoch (torchref.fit's loop, written out)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.015)
+    mse = torch.nn.MSELoss()
+    seconds = np.zeros(3)
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        loss = mse(model(Xt), Yt)
+        loss.item()
+        t1 = time.perf_counter()
+        optimizer.zero_grad()
+        loss.backward()
+        t2 = time.perf_counter()
+        optimizer.step()
+        seconds += np.diff([t0, t1, t2, time.perf_counter()])
+    return dict(zip(PHASES, 1e3 * seconds / epochs))
+
+
+phases = {}  # model -> engine -> {phase: ms per epoch}
+print(f"{'model':>8} {'engine':>6} " + " ".join(f"{p:>14}" for p in PHASES) + f" {'sum':>7}   (ms per epoch)")
+for net in workshop.build_models():
+    row = phases[units_label(net.units)] = {}
+    phases_numpy(net.copy())  # warm up
+    row["numpy"] = phases_numpy(net.copy())
+    if "numba" in engines:
+        n = net.copy()
+        h = sn.fit(n, X, Y, sn.Adam(n.theta, lr=0.015), epochs=epochs, engine="numba")
+        row["numba"] = {"whole epoch (fused)": ms_per_epoch(h)}
+    phases_torch(torchref.to_torch(net))  # warm up
+    row["torch"] = phases_torch(torchref.to_torch(net))
+    for engine, parts in row.items():
+        cells = [f"{parts[p]:14.3f}" if p in parts else f"{'':>14}" for p in PHASES]
+        print(f"{units_label(net.units):>8} {engine:>6} " + " ".join(cells) + f" {sum(parts.values()):7.3f}")
+plots.timing_figure(operations=phases)
+
+# %% [markdown]
 # ## 6.4 What the numba engine does instead
 # `scratchnn.fast` compiles the whole epoch — forward, backward and the optimizer step — into one
 # machine-code function, and runs the epoch loop inside it. There is no Python between operations,
