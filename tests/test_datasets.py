@@ -1,5 +1,6 @@
 """scratchnn.datasets: the playground's four sets and the digits, their shapes, labels, determinism and errors."""
 
+import re
 import sys
 
 import numpy as np
@@ -65,5 +66,5 @@ def test_digits_split_and_scale():
 def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # None in sys.modules makes the import fail
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"scratchnn\[datasets\]"):
+    with pytest.raises(ImportError, match=re.escape("pip install -e '.[datasets]'")):
         sn.datasets.digits()
