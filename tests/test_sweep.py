@@ -18,7 +18,6 @@ import scratchnn as sn
 from scratchnn import fast
 from scratchnn.apps import cli, sweep
 from scratchnn.apps import run as R
-from scratchnn.apps import workshop as ws
 
 # a tiny grid with both endings: SGD at lr 50 on an identity net diverges within 3 epochs
 DIVERGING = dict(units_list=[[1, 3, 1]], optimizers=["sgd"], lrs=[0.015, 50.0], seeds=[0, 1], activation="identity",

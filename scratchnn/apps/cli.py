@@ -32,7 +32,8 @@ from ..teaching.exercises import NAMES as EXERCISE_NAMES
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
-from .run import TORCH_EXTRA, Run, Settings, build_net, load_torchref, per_epoch_ms, relative_gap, resolve_engine, train
+from .run import (COMPILE_NOTE, TORCH_EXTRA, Run, Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine,
+                  train)
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -210,9 +211,6 @@ def build_parser():
     return parser
 
 
-COMPILE_NOTE = "compiling the numba engine (first run only, about a minute) ..."
-
-
 def _engine(parser, args):
     """The engine that trains for ``--engine``; the numba engine is compiled or loaded here, said first.
 
@@ -342,8 +340,6 @@ def _report_fit(run, X, Y, X_test, Y_test, curves, preds, gaps, classifiers):
 
 
 def _write_fit_outputs(out, curves, preds, gaps, X, Y, X_test, args, classifiers=None):
-    from ..teaching import plots
-
     os.makedirs(out, exist_ok=True)
     np.savez(os.path.join(out, "history.npz"), **{k.replace(" ", "_"): v for k, v in curves.items()})
     title = f"{args.optimizer} lr {args.lr}, seed {args.seed}"
@@ -458,8 +454,6 @@ def cmd_sweep(parser, args):
 
 # --------------------------------------------------------------------- check
 def cmd_check(parser, args):
-    from ..teaching.exercises import run_file
-
     return run_file(args.file, only=args.only)
 
 

@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .. import fast
 from ..activations import ACTIVATIONS
 from ..diagnostics import saturation
 from ..losses import get as get_criterion
@@ -42,6 +43,7 @@ DIVERGED_RISE = 2.0  # a finite loss that ends above this many times its start h
 OPTIMIZERS = ("adam", "sgd")
 ENGINE_CHOICES = ("auto",) + ENGINES
 TORCH_EXTRA = "pip install -e '.[torch]'"  # the one install spelling, as the README's
+COMPILE_NOTE = "compiling the numba engine (first run only, about a minute) ..."  # said before it starts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +104,6 @@ def resolve_engine(name, log=print):
         raise ValueError(f"engine: expected one of {', '.join(ENGINE_CHOICES)}, got {name!r}")
     if name == "numpy":
         return name
-    from .. import fast
-
     reason = fast.why_unusable()
     if reason is None:
         return "numba"

@@ -44,6 +44,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..table import format_table, units_label
+from ..teaching import plots
 from . import workshop as ws
 from .run import Run, Settings, build_net
 
@@ -337,8 +338,6 @@ def summary_table(grid, results):
 
 def write_summary(grid, out, results):
     """Write summary.txt, sweep.csv and sweep.png of ``results`` (from :func:`load`) to ``out``; returns the table."""
-    from ..teaching import plots
-
     os.makedirs(out, exist_ok=True)
     table = summary_table(grid, results)
     with open(os.path.join(out, "summary.txt"), "w") as f:

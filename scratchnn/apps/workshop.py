@@ -162,7 +162,7 @@ def workshop_table(results, engine):
     head = ["model", "parameters", f"loss scratch ({engine})"]
     if with_torch:
         head += ["loss torch", "rel gap free", "rel gap lockstep (max)", "init = torch"]
-    head += [f"ms/epoch scratch"] + (["ms/epoch torch"] if with_torch else [])
+    head += ["ms/epoch scratch"] + (["ms/epoch torch"] if with_torch else [])
     rows = [head]
     for r in results:
         row = [r.label, str(r.net.n_parameters), f"{r.run.history.loss[-1]:.6e}"]

@@ -11,6 +11,9 @@ served page in headless Chromium, for the README and the browser tests). Importi
 imports neither Panel nor torch.
 """
 
+from ..run import COMPILE_NOTE
+from . import session
+
 INSTALL = "pip install -e '.[play]'"
 
 
@@ -42,8 +45,6 @@ def show():
 
 def warm_up():
     """Compile (or load from numba's cache) the numba engine for the page's first run."""
-    from . import session
-
     session.Session().run(session.Settings(epochs=10))
 
 
@@ -55,7 +56,7 @@ def serve(port=5006, open_browser=True, address="127.0.0.1"):
     pn = require_panel()
     from .page import Playground
 
-    print("scratchnn play: loading the numba engine (its first use compiles it, up to a minute)", flush=True)
+    print(f"scratchnn play: {COMPILE_NOTE}", flush=True)
     warm_up()
 
     def page():
