@@ -1,5 +1,6 @@
 """scratchnn.apps.workshop: the notebook's models, data and test points, and its reproduction beside torch."""
 
+import sys
 import os
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_run_workshop_without_torch(tmp_path):
 
 
 def test_run_workshop_says_plainly_when_torch_is_missing(monkeypatch):
-    monkeypatch.setattr(ws, "load_torchref", lambda: None)  # the workshop asks through its own name
+    monkeypatch.setitem(sys.modules, "torchref", None)  # None in sys.modules: `import torchref` fails, as without torch
     messages = []
     results, _, paths = ws.run_workshop(epochs=2, log=messages.append)
     assert paths == []
