@@ -91,7 +91,7 @@ def main(path="docs/figures/playground.png"):
         status = page.locator(".play-status p")
         status.get_by_text("final loss").wait_for()
         page.locator(".play-compare-torch input").check()
-        expect(status).to_contain_text(re.compile(r"1000 epochs .*\(torch "))  # the finished run, not a streamed one
+        expect(status).to_contain_text(re.compile(r"1000 epochs .*\(torch "), timeout=60_000)  # the finished run
         page.wait_for_timeout(1000)  # the last figures reach the page
         page.screenshot(path=path, full_page=True)
         browser.close()
