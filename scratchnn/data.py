@@ -7,10 +7,12 @@ each along the data axis: ``x_norm = x / ||x||_5``.
 
 import numpy as np
 
-from .checks import check_real
+from .checks import check_dtype, check_real
 
 SAMPLE_POINTS = 3000
 X_LIM = 100
+TEST_POINTS = 50  # the notebook's test inputs
+TEST_SEED = 10  # its np.random.seed before drawing them
 
 
 def lp_normalize(A, p=2.0, axis=1, eps=1e-12):
@@ -46,9 +48,25 @@ def workshop_raw():
     return x, workshop_function(x)
 
 
-def workshop_data():
-    """``(X, Y)``: the notebook's 3000 points, float32, shape (3000, 1), L5-normalised along axis 0."""
+def workshop_data(dtype=np.float32):
+    """``(X, Y)``: the notebook's 3000 points, shape (3000, 1) each, L5-normalised along axis 0.
+
+    float32 (the default) is the notebook's: the float64 samples converted to float32, then
+    normalised; float64 normalises the float64 samples directly, without a float32 detour.
+    """
+    dtype = check_dtype("dtype", dtype)
     x, y = workshop_raw()
-    X = x.reshape(-1, 1).astype(np.float32)
-    Y = y.reshape(-1, 1).astype(np.float32)
+    X = x.reshape(-1, 1).astype(dtype)
+    Y = y.reshape(-1, 1).astype(dtype)
     return lp_normalize(X, p=5, axis=0), lp_normalize(Y, p=5, axis=0)
+
+
+def workshop_test_points(X, count=TEST_POINTS, seed=TEST_SEED):
+    """The notebook's test inputs ``(count, 1)``: ``np.random.uniform(0, max(X), count)`` after ``np.random.seed(seed)``.
+
+    Nothing else draws from NumPy's global stream in between, so ``RandomState(seed)``
+    replays them without touching it. As in the notebook the maximum is taken in X's
+    dtype and the draws in float64, then converted to X's dtype.
+    """
+    high = np.max(X)  # float32 for float32 X, as np.max(x_norm.detach().numpy())
+    return np.random.RandomState(seed).uniform(0, high, count).reshape(-1, 1).astype(X.dtype)

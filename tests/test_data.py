@@ -63,3 +63,22 @@ def test_lp_normalize_rejects_bad_input():
         sn.lp_normalize(np.ones((2, 2)), axis=2)
     with pytest.raises(ValueError, match="NaN"):
         sn.lp_normalize(np.array([[np.nan, 1.0]]))
+
+
+def test_test_points_replay_the_notebooks_global_numpy_stream():
+    X, _ = sn.workshop_data()
+    np.random.seed(10)  # the notebook's seeding cell; nothing draws from np.random before the test points
+    expected = np.random.uniform(0, np.max(X), 50).reshape(-1, 1).astype(np.float32)
+    got = sn.data.workshop_test_points(X)
+    assert got.dtype == np.float32 and got.shape == (50, 1)
+    assert np.array_equal(got, expected)
+    assert 0 <= got.min() and got.max() <= X.max()
+
+
+def test_float64_data_are_normalised_in_float64():
+    X, Y = sn.workshop_data(np.float64)
+    X32, _ = sn.workshop_data(np.float32)
+    assert X.dtype == np.float64 and X.shape == (3000, 1)
+    x, _ = sn.data.workshop_raw()
+    np.testing.assert_allclose(X[:, 0], x / np.sum(x**5) ** 0.2, rtol=1e-15)  # one rounding each
+    np.testing.assert_allclose(X, X32, rtol=1e-6)  # float32 rounding of the same numbers

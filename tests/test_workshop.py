@@ -10,16 +10,6 @@ import scratchnn as sn
 from scratchnn.apps import workshop as ws
 
 
-def test_test_points_replay_the_notebooks_global_numpy_stream():
-    X, _ = sn.workshop_data()
-    np.random.seed(10)  # the notebook's seeding cell; nothing draws from np.random before the test points
-    expected = np.random.uniform(0, np.max(X), 50).reshape(-1, 1).astype(np.float32)
-    got = ws.test_points(X)
-    assert got.dtype == np.float32 and got.shape == (50, 1)
-    assert np.array_equal(got, expected)
-    assert 0 <= got.min() and got.max() <= X.max()
-
-
 def test_models_are_drawn_one_after_the_other_from_one_generator():
     nets = ws.build_models()
     assert [n.units for n in nets] == [list(u) for u in ws.WORKSHOP_UNITS]
@@ -41,15 +31,6 @@ def test_models_equal_the_notebooks_torch_models():
     for net, model in zip(ws.build_models(), (m0, m1, m2)):
         for a, b in zip(net.theta, torchref.bridge.theta_of(model)):
             assert np.array_equal(a, b)  # bit for bit: same stream, same rounding
-
-
-def test_float64_data_are_normalised_in_float64():
-    X, Y = ws.data(np.float64)
-    X32, _ = ws.data(np.float32)
-    assert X.dtype == np.float64 and X.shape == (3000, 1)
-    x, _ = sn.data.workshop_raw()
-    np.testing.assert_allclose(X[:, 0], x / np.sum(x**5) ** 0.2, rtol=1e-15)  # one rounding each
-    np.testing.assert_allclose(X, X32, rtol=1e-6)  # float32 rounding of the same numbers
 
 
 def test_run_workshop_without_torch(tmp_path):

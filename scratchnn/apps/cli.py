@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from .. import datasets
+from ..data import workshop_data, workshop_test_points
 from ..activations import ACTIVATIONS
 from ..losses import CRITERIA, one_hot
 from ..metrics import accuracy
@@ -369,8 +370,8 @@ def _fit_data(parser, args, dtype):
         if args.criterion != "mse":
             parser.error(f"--criterion {args.criterion}: the workshop data are a regression; "
                          f"add --data {'|'.join(CLASSIFICATION_DATA)}")
-        X, Y = ws.data(dtype)
-        return data, X, Y, ws.test_points(X, seed=args.seed), None, [list(u) for u in ws.WORKSHOP_UNITS]
+        X, Y = workshop_data(dtype)
+        return data, X, Y, workshop_test_points(X, seed=args.seed), None, [list(u) for u in ws.WORKSHOP_UNITS]
     if args.criterion == "mse":
         parser.error(f"--criterion mse: --data {data} is a classification; use --criterion bce or cross_entropy")
     if data == "digits" and args.criterion == "bce":

@@ -48,7 +48,7 @@ COMPILE_NOTE = "compiling the numba engine (first run only, about a minute) ..."
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """How a net is trained; the defaults are the workshop's (Adam, lr 0.015, 1000 full-batch epochs, seed 10).
+    """How a net is trained; the defaults are the workshop notebook's (Adam, lr 0.015, 1000 full-batch epochs, seed 10).
 
     ``seed`` numbers the minibatch orders (:func:`scratchnn.epoch_order`); the net's initial θ^j
     come from whoever built it (:func:`build_net`). ``engine`` is the one that trains, never

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..data import workshop_data
 from ..table import format_table, units_label
 from ..teaching import plots
-from . import workshop as ws
 from .run import Run, Settings, build_net
 
 DATA = "workshop"  # the one data set a sweep fits; recorded so that a file says what it was fitted on
@@ -73,7 +73,7 @@ class Grid:
     seeds: list
     activation: str = "tanh"
     momentum: float = 0.0
-    epochs: int = ws.WORKSHOP_EPOCHS
+    epochs: int = Settings.epochs
     dtype: str = "float32"
     engine: str = "numpy"
 
@@ -110,7 +110,7 @@ def fit_cell(cell):
     ``loss`` is the curve ``(epochs trained,)``; ``status`` is "done", "diverged" or
     "interrupted" (see :class:`scratchnn.apps.run.Run`).
     """
-    X, Y = ws.data(cell["dtype"])
+    X, Y = workshop_data(cell["dtype"])
     net = build_net(cell["units"], cell["activation"], dtype=cell["dtype"], generator=cell["seed"])
     settings = Settings(cell["optimizer"], cell["lr"], cell["momentum"], cell["epochs"], engine=cell["engine"])
     # BLAS at one thread: a joblib worker, a Dask worker and this process get different thread

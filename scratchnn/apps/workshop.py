@@ -2,14 +2,15 @@
 
 What the notebook does, and how this module repeats it:
 
-* data: 3000 points of ``3 sin(x/100) cos(x/10)``, float32, L5-normalised (:func:`data`);
+* data: 3000 points of ``3 sin(x/100) cos(x/10)``, float32, L5-normalised
+  (:func:`scratchnn.workshop_data`);
 * models 1-5-1, 1-10-1 and 1-5-5-1, all tanh, built one after the other after
   ``torch.manual_seed(10)``: here from ONE ``TorchGenerator(10)``, so their
   initial theta equal torch's bit for bit (:func:`build_models`);
 * Adam, lr 0.015, 1000 full-batch epochs;
 * 50 test points ``np.random.uniform(0, max(x_norm), 50)`` right after
   ``np.random.seed(10)``: nothing else draws from NumPy's global stream in
-  between, so ``RandomState(10)`` replays them (:func:`test_points`).
+  between, so ``RandomState(10)`` replays them (:func:`scratchnn.data.workshop_test_points`).
 
 :func:`run_workshop` trains every model through the applications' one run
 (:mod:`scratchnn.apps.run`) and, when torch is installed, with its torch twin
@@ -23,7 +24,6 @@ import os
 import numpy as np
 
 from .. import data as _data
-from ..checks import check_dtype
 from ..generator import TorchGenerator
 from ..table import format_table, units_label
 from ..teaching import plots
@@ -31,34 +31,9 @@ from .run import (Run, Settings, build_net, load_torchref, make_optimizer, per_e
                   train)
 
 WORKSHOP_UNITS = ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1])
-WORKSHOP_SEED = 10
-WORKSHOP_LR = 0.015
-WORKSHOP_EPOCHS = 1000
-TEST_POINTS = 50
-
-
-# --------------------------------------------------------------------- data
-def data(dtype=np.float32):
-    """The workshop's ``(X, Y)``, ``(3000, 1)`` each, L5-normalised, in ``dtype``.
-
-    float32 is the notebook's data (:func:`scratchnn.workshop_data`); float64
-    normalises the float64 samples directly, without a float32 detour.
-    """
-    dtype = check_dtype("dtype", dtype)
-    if dtype == np.float32:
-        return _data.workshop_data()
-    x, y = _data.workshop_raw()
-    return _data.lp_normalize(x.reshape(-1, 1), p=5, axis=0), _data.lp_normalize(y.reshape(-1, 1), p=5, axis=0)
-
-
-def test_points(X, count=TEST_POINTS, seed=WORKSHOP_SEED):
-    """The notebook's test inputs ``(count, 1)``: ``np.random.uniform(0, max(X), count)`` after ``np.random.seed(seed)``.
-
-    As in the notebook the maximum is taken in X's dtype and the draws in
-    float64, then converted to X's dtype.
-    """
-    high = np.max(X)  # float32 for float32 X, as np.max(x_norm.detach().numpy())
-    return np.random.RandomState(seed).uniform(0, high, count).reshape(-1, 1).astype(X.dtype)
+WORKSHOP_SEED = Settings.seed  # torch.manual_seed(10), np.random.seed(10): the defaults of every run
+WORKSHOP_LR = Settings.lr  # Adam's 0.015
+WORKSHOP_EPOCHS = Settings.epochs  # 1000 full-batch epochs
 
 
 def build_models(units_list=WORKSHOP_UNITS, seed=WORKSHOP_SEED, activation="tanh", dtype=np.float32, criterion="mse"):
@@ -124,8 +99,8 @@ def run_workshop(out=None, epochs=WORKSHOP_EPOCHS, seed=WORKSHOP_SEED, lr=WORKSH
     trains beside it from the same initial theta (free-running), and
     ``torchref.compare(resync_every=1)`` runs it in lockstep. ``engine``: the one that trains.
     """
-    X, Y = data()
-    X_test = test_points(X, seed=seed)
+    X, Y = _data.workshop_data()
+    X_test = _data.workshop_test_points(X, seed=seed)
     torchref = load_torchref() if use_torch else None
     if use_torch and torchref is None:
         log("torch is not installed: training with scratchnn only (pip install -e '.[torch]' for the comparison)")

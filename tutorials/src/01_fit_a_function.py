@@ -19,7 +19,6 @@ import torch
 import torch.nn as nn
 
 import scratchnn as sn
-from scratchnn.apps import workshop
 from scratchnn.teaching import plots
 import torchref
 
@@ -187,11 +186,11 @@ plots.loss_figure(curves, title=f"Learning rate {learning_rate}")
 # ## 6. Test the trained model
 # 50 random points in $[0, \max x_\mathrm{norm}]$. The notebook seeds NumPy at the top and draws
 # nothing else from it before, so `np.random.uniform` here gives the notebook's points.
-# (`workshop.test_points(X)` is the same draw without touching the global stream.)
+# (`sn.data.workshop_test_points(X)` is the same draw without touching the global stream.)
 
 # %%
 x_test = np.random.uniform(0, np.max(X), 50).reshape(-1, 1).astype(np.float32)
-print("same as workshop.test_points:", np.array_equal(x_test, workshop.test_points(X)))
+print("same as sn.data.workshop_test_points:", np.array_equal(x_test, sn.data.workshop_test_points(X)))
 with torch.no_grad():
     preds = {}
     for net, model in [(net0, model0), (net1, model1), (net2, model2)]:

@@ -123,9 +123,8 @@ for name, act in activations.ACTIVATIONS.items():
 # We work in float64 on 8 points of the workshop's function with the 1-5-5-1 model.
 
 # %%
-from scratchnn.apps import workshop
 
-X, Y = workshop.data(np.float64)
+X, Y = sn.workshop_data(np.float64)
 X, Y = X[::375], Y[::375]  # 8 points
 net = sn.MLP([1, 5, 5, 1], dtype=np.float64, generator=10)
 theta, L = net.theta, net.L

@@ -16,9 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import scratchnn as sn
-from scratchnn.apps import workshop
 
-X64, Y64 = workshop.data(np.float64)
+X64, Y64 = sn.workshop_data(np.float64)
 X64, Y64 = X64[::100], Y64[::100]  # 30 points: the check costs two losses per parameter
 X32, Y32 = X64.astype(np.float32), Y64.astype(np.float32)
 

@@ -21,8 +21,8 @@ from scratchnn.table import units_label
 from scratchnn.teaching import plots
 
 epochs = 60 if QUICK else 3000
-X32, Y32 = workshop.data(np.float32)
-X64, Y64 = workshop.data(np.float64)
+X32, Y32 = sn.workshop_data(np.float32)
+X64, Y64 = sn.workshop_data(np.float64)
 
 torch.set_num_threads(1)  # one thread, as the bench pins it: on these tiny nets a second buys little (tutorial 6)
 # %% [markdown]

@@ -13,10 +13,10 @@ import dataclasses
 import numpy as np
 
 from ... import datasets
+from ...data import workshop_data, workshop_test_points
 from ...activations import ACTIVATIONS
 from ...diagnostics import delta_norms
 from .. import run as runs
-from .. import workshop as ws
 
 DATA_SETS = ("workshop",) + datasets.PLAYGROUND
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "momentum": "SGD, momentum 0.9"}
@@ -42,10 +42,10 @@ class Settings:
     hidden: str = "5, 5"
     activation: str = "tanh"
     optimizer: str = "adam"
-    lr: float = ws.WORKSHOP_LR
-    epochs: int = ws.WORKSHOP_EPOCHS
+    lr: float = runs.Settings.lr
+    epochs: int = runs.Settings.epochs
     batch_size: int | None = None
-    seed: int = ws.WORKSHOP_SEED
+    seed: int = runs.Settings.seed
     dtype: str = "float32"
     engine: str = "numba"
     compare_torch: bool = False
@@ -150,8 +150,8 @@ class Session:
         key = (s.data, s.noise, s.seed, s.criterion, dtype) if s.data != "workshop" else ("workshop", dtype)
         if key not in self._data:
             if s.data == "workshop":
-                X, Y = ws.data(dtype)
-                self._data[key] = (X, Y, ws.test_points(X), None)
+                X, Y = workshop_data(dtype)
+                self._data[key] = (X, Y, workshop_test_points(X), None)
             else:
                 (X, y), (X_test, y_test) = datasets.playground_split(s.data, noise=s.noise, seed=s.seed, dtype=dtype)
                 Y = y if s.criterion == "cross_entropy" else y[:, None].astype(dtype)

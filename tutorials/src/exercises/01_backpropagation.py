@@ -148,9 +148,8 @@ check(numerical_gradient)
 # $r^j = \| D^{j,\mathrm{num}} - D^j \| / \| D^{j,\mathrm{num}} + D^j \|$: about $10^{-10}$ when both are right.
 
 # %%
-from scratchnn.apps import workshop
 
-X, Y = workshop.data(np.float64)
+X, Y = sn.workshop_data(np.float64)
 X, Y = X[::100], Y[::100]
 theta = sn.MLP([1, 5, 5, 1], dtype=np.float64, generator=10).theta
 D = backward(theta, forward(theta, X), Y)

@@ -20,7 +20,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import scratchnn as sn
-from scratchnn.apps import workshop
 from scratchnn.teaching import plots
 from scratchnn.teaching.exercises import check, hint
 
@@ -64,7 +63,7 @@ check(adam_step)
 # beside `sn.fit` with `sn.Adam`. The two loss curves should agree to rounding.
 
 # %%
-X, Y = workshop.data(np.float64)
+X, Y = sn.workshop_data(np.float64)
 epochs = 100 if QUICK else 1000
 net = sn.MLP([1, 5, 1], dtype=np.float64, generator=10)
 twin = net.copy()
