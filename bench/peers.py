@@ -39,7 +39,7 @@ import numpy as np
 
 import scratchnn as sn
 
-from .run import LR
+from .config import LR
 
 PEERS = ("jax", "sklearn")
 EXTRA = "pip install 'scratchnn[peers]'"
@@ -272,7 +272,7 @@ def guard_rtol(dtype):
 def guard(units, X, Y, dtype, model=JaxModel, epochs=GUARD_EPOCHS):
     """Check that the JAX peers train scratchnn's model: the same losses as the NumPy engine, to rounding.
 
-    From ``sn.MLP(units, dtype, generator=10)``'s θ, Adam lr = :data:`bench.run.LR`,
+    From ``sn.MLP(units, dtype, generator=10)``'s θ, Adam lr = :data:`bench.config.LR`,
     both the scan and the step peer fit ``epochs`` epochs; their ``epochs`` losses
     (each before its step) and the loss after the last step must equal the NumPy
     engine's within :func:`guard_rtol`. Returns the largest relative difference per

@@ -10,7 +10,7 @@ times: ``forward`` (forward pass and loss), ``backward`` (loss and gradients),
 ``step`` (one optimizer step) and ``epoch`` (one full-batch Adam epoch of the
 training loop, from a fit of many epochs). Every engine trains ``sn.MLP(units,
 dtype, generator=10)`` (tanh on every layer, the mean squared error) with Adam,
-lr = ``LR``. Fairness:
+lr = ``LR`` (:mod:`bench.config`). Fairness:
 
 - every library is pinned to ``--threads`` threads (torch.set_num_threads,
   numba.set_num_threads, BLAS through threadpoolctl, JAX through ``PJRT_NPROC``);
@@ -64,13 +64,13 @@ import numpy as np
 
 import scratchnn as sn
 from scratchnn.fast import engine as fast_engine
-from scratchnn.fast import kernels as fast_kernels
 from scratchnn.table import format_table
 
 from . import floor as floor_
+from . import peers
+from .config import LR
 
 OPS = ("forward", "backward", "step", "epoch")
-LR = 1e-4  # Adam's learning rate in every engine and peer
 
 
 def grid(quick, workshop=False):
@@ -136,17 +136,10 @@ class NumpyEngine:
 class NumbaEngine(NumpyEngine):
     name = "numba"
 
-    def __init__(self, units, X, Y, dtype):
-        super().__init__(units, X, Y, dtype)
-        self.flat_theta = fast_engine._flat(self.net.theta, self.net.dtype)
-        self.opt_t = fast_engine._optimizer_tuple(self.opt, self.net.dtype)
-
     def op(self, name):
-        if name == "step":  # the compiled step on the engine's flat buffers, as inside a fit
-            kind, hyper, t, D, m, v, v_max, b = self.opt_t
-            theta = self.flat_theta
-            return lambda: fast_kernels.optimizer_step(kind, hyper, 1, theta, D, m, v, v_max, b)
-        # packed once, as inside a fit: what is timed is the compiled pass, not the packing
+        # packed once, as inside a fit: what is timed is the compiled step or pass, not the packing
+        if name == "step":
+            return fast_engine.prepare_step(self.net, self.opt)
         return fast_engine.prepare_loss_and_grad(self.net, self.X, self.Y, backward=name == "backward")
 
 
@@ -436,7 +429,7 @@ def scaling(max_threads, quick, reps):
     return rows
 
 
-def _peer_names(parser, text, choices):
+def parse_peers(parser, text, choices):
     """``--peers``: a comma-separated list of ``choices``, or ``all``."""
     names = [p.strip() for p in text.split(",") if p.strip()]
     if names == ["all"]:
@@ -453,8 +446,6 @@ def run_guard(configs, limiter):
 
     Returns one entry per configuration: the largest relative difference per JAX peer, and the tolerance.
     """
-    from . import peers
-
     out = []
     for group, units, n, dtype in configs:
         X, Y = data(units, n, dtype)
@@ -489,9 +480,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads: expected an int >= 1")
-    from . import peers
-
-    peer_names = _peer_names(parser, args.peers, peers.PEERS)
+    peer_names = parse_peers(parser, args.peers, peers.PEERS)
     os.makedirs(args.out, exist_ok=True)
     ready = []
     if peer_names and not args.play:

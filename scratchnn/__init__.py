@@ -15,7 +15,8 @@ from .losses import CRITERIA
 from .metrics import accuracy
 from .mlp import MLP, Trace
 from .optimizers import SGD, Adam
-from .train import DivergenceError, History, batches, epoch_order, fit
+from .epochs import DivergenceError, History, batches, epoch_order
+from .train import fit
 
 __version__ = "0.1.0"
 

@@ -1,13 +1,15 @@
-"""The timing harness: ``python -m bench --quick`` runs and writes its files (never a speed); the peers'
-correctness guard and its planted failures; scikit-learn's peer runs its k epochs; the floor's flop count."""
+"""The timing harness: ``bench.run.main`` runs and writes its files (never a speed), in this process on
+tiny nets; its argument checks; the peers' correctness guard and its planted failures; scikit-learn's
+peer runs its k epochs; the floor's flop count."""
 
+import argparse
+import functools
 import importlib.util
 import json
 import os
-import subprocess
 import sys
-import textwrap
 
+import numba
 import numpy as np
 import pytest
 
@@ -16,29 +18,54 @@ from conftest import needs_sklearn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the bench package sits beside scratchnn, not installed
 
-from bench import floor, run  # noqa: E402
+from bench import floor, peers, run  # noqa: E402
 
 WORKSHOP = [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
 
+# Tiny stand-ins for the grids: what is tested is what the bench does with a grid, not its speed.
+TINY = [("vs n", [1, 4, 4, 1], 200, np.float32), ("vs n", [1, 4, 4, 1], 400, np.float32),
+        ("vs width", [1, 4, 4, 1], 300, np.float32), ("vs width", [1, 8, 8, 1], 300, np.float32)]
+TINY_WORKSHOP = [("workshop", [1, 5, 1], 300, np.float32), ("workshop", [1, 5, 5, 1], 300, np.float64)]
 
-def test_quick_bench_runs_and_writes_its_files(tmp_path):
+
+@pytest.fixture
+def bench(monkeypatch, tmp_path):
+    """``bench(configs, *args)``: ``run.main(["--out", tmp_path, "--reps", "1", *args])`` in this process on
+    ``configs`` (in place of ``run.grid``'s), returning bench.json; the thread counts and environment
+    variables the bench sets (numba, torch, JAX's) are restored after."""
+    threads = numba.get_num_threads()
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch else None
+    environ = dict(os.environ)
+
+    def main(configs, *args):
+        monkeypatch.setattr(run, "grid", lambda quick, workshop=False: configs)
+        run.main(["--out", str(tmp_path), "--reps", "1", *args])
+        return json.loads((tmp_path / "bench.json").read_text())
+
+    yield main
+    numba.set_num_threads(threads)
+    if torch:
+        torch.set_num_threads(torch_threads)
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def test_quick_bench_runs_and_writes_its_files(bench, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    args = [sys.executable, "-m", "bench", "--quick", "--reps", "1", "--out", str(tmp_path)]
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        args.append("--no-torch")
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "epoch" in done.stdout and "numba" in done.stdout
-    result = json.loads((tmp_path / "bench.json").read_text())
+    args = ["--quick"] + ([] if importlib.util.find_spec("torch") else ["--no-torch"])
+    result = bench(TINY, *args)
+    stdout = capsys.readouterr().out
+    assert "epoch" in stdout and "numba" in stdout
     assert {"machine", "threads", "rows"} <= set(result)
+    assert result["quick"] is True and result["reps"] == 1
     engines = {r["engine"] for r in result["rows"]}
     assert {"numpy", "numba"} <= engines
-    assert all(r["min"] <= r["median"] <= r["max"] for r in result["rows"])
+    assert {(r["engine"], r["op"]) for r in result["rows"]} == {(e, op) for e in engines for op in run.OPS}
+    assert all(r["min"] <= r["median"] <= r["max"] and len(r["samples"]) == 1 for r in result["rows"])
     for name in ("epoch_vs_n.png", "epoch_vs_width.png"):
         assert (tmp_path / name).stat().st_size > 1000
-    _assert_floor(result, done.stdout)
+    _assert_floor(result, stdout)
 
 
 def _assert_floor(result, stdout):
@@ -54,15 +81,24 @@ def _assert_floor(result, stdout):
     assert "multiple of the floor" in stdout
 
 
-def test_bench_with_peers_times_them_beside_the_engines(tmp_path):
-    """``--workshop --peers all``: the peers' epoch rows (and none of the per-op ones), the guard, the floor."""
+def test_the_grids():
+    """The nets ``--workshop``, ``--quick`` and the full bench time (the tests above run tiny stand-ins)."""
+    workshop = run.grid(quick=True, workshop=True)
+    assert workshop == run.grid(quick=False, workshop=True)
+    assert [(units, n, np.dtype(d).name) for _, units, n, d in workshop] == [
+        (u, 3000, d) for u in WORKSHOP for d in ("float32", "float64")]
+    quick, full = run.grid(quick=True), run.grid(quick=False)
+    assert quick[:6] == full[:6] == workshop
+    assert {c[0] for c in quick} == {"workshop", "vs n", "vs width"}
+    assert {c[0] for c in full} == {"workshop", "vs n", "vs width", "blas"} and len(full) > len(quick)
+
+
+def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
+    """``--peers all``: the peers' epoch rows (and none of the per-op ones), the guard on every net, the floor."""
     pytest.importorskip("matplotlib")
-    args = [sys.executable, "-m", "bench", "--workshop", "--quick", "--reps", "1", "--peers", "all", "--no-torch",
-            "--out", str(tmp_path)]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads((tmp_path / "bench.json").read_text())
-    _assert_floor(result, done.stdout)
+    result = bench(TINY_WORKSHOP, "--workshop", "--quick", "--peers", "all", "--no-torch")
+    captured = capsys.readouterr()
+    _assert_floor(result, captured.out)
     engines = {r["engine"] for r in result["rows"]}
     have = {name: importlib.util.find_spec(name) is not None for name in ("jax", "sklearn")}
     expected = ({"jax scan", "jax step"} if have["jax"] else set()) | ({"sklearn"} if have["sklearn"] else set())
@@ -73,72 +109,79 @@ def test_bench_with_peers_times_them_beside_the_engines(tmp_path):
             assert r["op"] == "epoch", "a peer times the epoch only"
     for name in ("jax", "sklearn"):
         if not have[name]:
-            assert f"skipped peer {name}" in done.stderr and "scratchnn[peers]" in done.stderr
+            assert f"skipped peer {name}" in captured.err and "scratchnn[peers]" in captured.err
     if have["jax"]:
-        assert len(result["guard"]) == 6 and all(
+        assert len(result["guard"]) == len(TINY_WORKSHOP) and all(
             max(g["max_rel_diff"].values()) <= g["rtol"] for g in result["guard"])
         assert all(r["compile_seconds"] > 0 for r in result["rows"] if r["engine"].startswith("jax"))
+        assert "jax peers' guard" in captured.out
     if have["sklearn"]:
-        assert "MLPRegressor is not the model" in done.stdout
+        assert "MLPRegressor is not the model" in captured.out
 
 
-def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(tmp_path):
+def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(bench, monkeypatch, capsys):
     """jax and scikit-learn made unimportable (None in sys.modules): the bench says so, naming the extra, and times the rest."""
-    code = ("import runpy, sys; sys.modules['jax'] = sys.modules['sklearn'] = None; "
-            f"sys.argv = ['bench', '--workshop', '--quick', '--reps', '1', '--peers', 'all', '--no-torch', '--out', {str(tmp_path)!r}]; "
-            "runpy.run_module('bench', run_name='__main__')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    monkeypatch.setitem(sys.modules, "jax", None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    result = bench(TINY_WORKSHOP[:1], "--workshop", "--quick", "--peers", "all", "--no-torch")
+    err = capsys.readouterr().err
     for name, library in (("jax", "jax"), ("sklearn", "scikit-learn")):
-        assert f"skipped peer {name}: {library} is not installed (pip install 'scratchnn[peers]')" in done.stderr
-    result = json.loads((tmp_path / "bench.json").read_text())
+        assert f"skipped peer {name}: {library} is not installed (pip install 'scratchnn[peers]')" in err
     assert result["peers"] == [] and {r["engine"] for r in result["rows"]} == {"numpy", "numba"}
 
 
-def test_bench_refuses_an_unknown_peer(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bench", "--peers", "jax,tensorflow", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0
-    assert "--peers" in done.stderr and "'tensorflow'" in done.stderr
-    assert "jax" in done.stderr and "sklearn" in done.stderr and "all" in done.stderr
+def test_bench_refuses_an_unknown_peer(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        run.main(["--peers", "jax,tensorflow", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert info.value.code != 0
+    assert "--peers" in err and "'tensorflow'" in err
+    assert "jax" in err and "sklearn" in err and "all" in err
+    assert not (tmp_path / "out").exists(), "refused before writing anything"
 
 
-def test_bench_refuses_bad_threads(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bench", "--threads", "0", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "--threads" in done.stderr
+def test_bench_refuses_bad_threads(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        run.main(["--threads", "0", "--out", str(tmp_path / "out")])
+    assert info.value.code != 0 and "--threads" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "refused before writing anything"
 
 
-def test_play_latency_runs_and_writes_its_table(tmp_path):
-    """``python -m bench --play``: the playground's retrain and redraw of the three workshop nets (never a speed)."""
-    done = subprocess.run([sys.executable, "-m", "bench", "--play", "--reps", "1", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "play latency" in done.stdout and "retrain ms" in done.stdout
+def test_peer_names_parse_lists_and_all():
+    parser = argparse.ArgumentParser()
+    assert run.parse_peers(parser, "", peers.PEERS) == []
+    assert run.parse_peers(parser, "all", peers.PEERS) == ["jax", "sklearn"]
+    assert run.parse_peers(parser, " sklearn, jax,sklearn ", peers.PEERS) == ["sklearn", "jax"]
+
+
+def test_play_latency_runs_and_writes_its_table(bench, tmp_path, capsys):
+    """``--play``: the playground's retrain and redraw of the three workshop nets (never a speed)."""
+    run.main(["--play", "--reps", "1", "--out", str(tmp_path)])
+    stdout = capsys.readouterr().out
+    assert "play latency" in stdout and "retrain ms" in stdout
     rows = json.loads((tmp_path / "play.json").read_text())["play"]
     assert [r["units"] for r in rows] == [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
     assert all(r["epochs"] == 1000 and len(r["retrain"]) == len(r["redraw"]) == 1 for r in rows)
+    assert not (tmp_path / "bench.json").exists(), "--play times the playground only"
 
 
 # ----------------------------------------------------------------- the JAX peers' guard
 @pytest.fixture(scope="module")
-def peers():
+def jax_peers():
     pytest.importorskip("jax")
-    from bench import peers
-
     assert peers.setup(["jax"], threads=1) == ["jax"]
     return peers
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("units", WORKSHOP, ids=lambda u: "-".join(map(str, u)))
-def test_jax_peers_train_scratchnns_model(peers, units, dtype):
+def test_jax_peers_train_scratchnns_model(jax_peers, units, dtype):
     """From scratchnn's θ, both JAX peers' 10 losses (and the one after) equal the NumPy engine's within 8 ε.
 
     8 ε: the guard's tolerance (peers.guard_rtol; measured at most 2 ε over the bench's grid).
     """
     X, Y = run.data(units, 3000, dtype)
-    worst = peers.guard(units, X, Y, dtype)
+    worst = jax_peers.guard(units, X, Y, dtype)
     assert set(worst) == {"jax scan", "jax step"}
     assert max(worst.values()) <= 8 * np.finfo(dtype).eps
 
@@ -158,33 +201,23 @@ def _planted(peers):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_guard_rejects_a_wrong_jax_model(peers, dtype):
+def test_guard_rejects_a_wrong_jax_model(jax_peers, dtype):
     units = [1, 5, 5, 1]
     X, Y = run.data(units, 3000, dtype)
-    for model in _planted(peers):
-        with pytest.raises(peers.GuardError, match="jax scan is not scratchnn's model"):
-            peers.guard(units, X, Y, dtype, model=model)
+    for model in _planted(jax_peers):
+        with pytest.raises(jax_peers.GuardError, match="jax scan is not scratchnn's model"):
+            jax_peers.guard(units, X, Y, dtype, model=model)
 
 
-def test_bench_refuses_to_time_jax_that_fails_the_guard(tmp_path):
+def test_bench_refuses_to_time_jax_that_fails_the_guard(jax_peers, bench, monkeypatch, tmp_path, capsys):
     """With a planted bug the bench stops before timing anything, names the peer, exits non-zero, writes nothing."""
-    pytest.importorskip("jax")
-    script = textwrap.dedent(f"""
-        import functools, sys
-        sys.path.insert(0, {ROOT!r})
-        from bench import peers, run
-
-        class AdamClimbs(peers.JaxModel):
-            def adam(self, theta, m, v, t, D):
-                return super().adam(theta, m, v, t, [-g for g in D])
-
-        peers.guard = functools.partial(peers.guard, model=AdamClimbs)
-        run.main(["--workshop", "--quick", "--reps", "1", "--peers", "jax", "--no-torch", "--out", {str(tmp_path)!r}])
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0
-    assert "failed their correctness guard" in done.stderr and "jax scan is not scratchnn's model" in done.stderr
-    assert "timed workshop" not in done.stderr and not (tmp_path / "bench.json").exists()
+    adam_climbs = _planted(jax_peers)[0]
+    monkeypatch.setattr(jax_peers, "guard", functools.partial(jax_peers.guard, model=adam_climbs))
+    with pytest.raises(SystemExit) as info:
+        bench(TINY_WORKSHOP, "--workshop", "--quick", "--peers", "jax", "--no-torch")
+    message = str(info.value.code)
+    assert "failed their correctness guard" in message and "jax scan is not scratchnn's model" in message
+    assert "timed workshop" not in capsys.readouterr().err and not (tmp_path / "bench.json").exists()
 
 
 # ----------------------------------------------------------------------- scikit-learn
@@ -192,8 +225,6 @@ def test_bench_refuses_to_time_jax_that_fails_the_guard(tmp_path):
 @pytest.mark.parametrize("units", WORKSHOP, ids=lambda u: "-".join(map(str, u)))
 def test_sklearn_peer_runs_its_k_epochs_downhill(units, dtype):
     needs_sklearn()
-    from bench import peers
-
     X, Y = run.data(units, 3000, dtype)
     reg = peers.SklearnPeer(units, X, Y, dtype).fit(30)
     curve = np.asarray(reg.loss_curve_)
@@ -209,8 +240,6 @@ def test_sklearn_peer_never_stops_early():
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
-
-    from bench import peers
 
     X = np.random.default_rng(0).random((300, 1)).astype(np.float32)
     Y = np.full((300, 1), 0.5, np.float32)

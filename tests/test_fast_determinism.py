@@ -34,9 +34,11 @@ rng = np.random.default_rng(0)
 Xc = rng.standard_normal((1200, 2)).astype(dtype)
 labels = (Xc[:, 0] * Xc[:, 1] > 0).astype(dtype).reshape(-1, 1)
 cases = {}
+compile_seconds = []  # each fit's: the first compiles or loads fit_epochs, the others reuse it
 
 def record(name, h, net):
     cases[name] = {"loss": [float(x).hex() for x in h.loss], "theta": [t.tobytes().hex() for t in net.theta]}
+    compile_seconds.append(h.compile_seconds)
 
 # the workshop net: with fused multiply-adds the cached kernels first differed at epoch 17 of this fit
 net = sn.MLP([1, 5, 5, 1], dtype=dtype, generator=10)
@@ -55,7 +57,7 @@ if dtype == np.float32:
     record("2-20-20-1 relu (BLAS layer), bce, Adam", h, net)
 stats = K.fit_epochs.stats
 hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
-print(json.dumps({"cases": cases, "hits": hits, "misses": misses}))
+print(json.dumps({"cases": cases, "hits": hits, "misses": misses, "compile_seconds": compile_seconds}))
 """
 
 
@@ -70,7 +72,7 @@ def start(dtype, cache_dir):
 
 
 def results(process):
-    """The cases' losses and theta^j (hex), and fit_epochs' cache hits and misses."""
+    """The cases' losses and theta^j (hex), fit_epochs' cache hits and misses, and each fit's compile seconds."""
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-3000:]
     return json.loads(out.splitlines()[-1])
@@ -93,6 +95,9 @@ def test_cached_kernels_give_the_bits_of_freshly_compiled_ones(tmp_path):
         f, c = fresh[d], cached[d]
         assert f["misses"] > 0 and f["hits"] == 0, f"{d}: the first process should compile fit_epochs"
         assert c["hits"] > 0 and c["misses"] == 0, f"{d}: the second process should load fit_epochs from the cache"
+        for name, run in (("fresh", f), ("cached", c)):  # History.compile_seconds: the compile or load, once
+            assert run["compile_seconds"][0] > 0 and all(s == 0 for s in run["compile_seconds"][1:]), (
+                f"{d} {name}: compile seconds per fit {run['compile_seconds']}")
         assert f["cases"].keys() == c["cases"].keys()
         for name, fc in f["cases"].items():
             cc = c["cases"][name]
@@ -119,14 +124,15 @@ def test_compiled_optimizer_step_is_the_numpy_engines_bit_for_bit():
     for opt in (scratchnn.Adam([t.copy() for t in theta], lr=0.015, weight_decay=1e-3, amsgrad=True),
                 scratchnn.SGD([t.copy() for t in theta], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)):
         fast_theta = np.concatenate([t.ravel() for t in opt.theta])
-        kind, hyper, _, _, *state = engine._optimizer_tuple(opt, np.float32)  # state: m, v, v_max, b
+        packed = engine.pack_optimizer(opt, np.float32)
         for t in range(1, 6):
             D = [rng.standard_normal(x.shape).astype(np.float32) for x in opt.theta]
             opt.step(D)
-            K.optimizer_step(kind, hyper, t, fast_theta, np.concatenate([d.ravel() for d in D]), *state)
+            K.optimizer_step(packed.hyper, t, fast_theta, np.concatenate([d.ravel() for d in D]),
+                             packed.m, packed.v, packed.v_max, packed.b)
             name = type(opt).__name__
             assert fast_theta.tobytes() == flat(opt.theta), f"{name}: theta after step {t}"
             numpy_state = opt.state_arrays()
+            assert numpy_state, f"{name}: no state to compare"
             for key, arrays in numpy_state.items():
-                i = ("m", "v", "v_max", "b").index(key)
-                assert state[i].tobytes() == flat(arrays), f"{name}: {key} after step {t}"
+                assert getattr(packed, key).tobytes() == flat(arrays), f"{name}: {key} after step {t}"

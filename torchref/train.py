@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import scratchnn as sn
-from scratchnn.train import check_loop_args
+from scratchnn.epochs import check_loop_args
 
 from .bridge import l2_term, linears, linears_and_activations, loss_function, torch_targets
 

@@ -1,9 +1,10 @@
 """The Python side of the numba engine: pack the net, optimizer and data for the kernels, and unpack.
 
-theta^j and the optimizer's state arrays are copied into flat buffers (theta^j
-from ``theta_off[j]``, row-major, bias in column 0 as ever), the compiled loop
-runs, and the results are written back into the caller's arrays *in place*, so
-``net.theta``, ``opt.m``/``opt.v``/``opt.v_max``/``opt.b`` and ``opt.t`` end as
+:func:`pack` copies theta^j and the optimizer's state arrays into flat buffers (theta^j
+from ``theta_off[j]``, row-major, bias in column 0 as ever) held by the kernels' named
+tuples (:data:`~scratchnn.fast.kernels.PackedNet`, :data:`~scratchnn.fast.kernels.PackedOptimizer`),
+the compiled loop runs, and :func:`unpack` writes the results back into the caller's arrays
+*in place*, so ``net.theta``, ``opt.m``/``opt.v``/``opt.v_max``/``opt.b`` and ``opt.t`` end as
 the NumPy engine would leave them.
 """
 
@@ -14,8 +15,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..checks import check_pair, check_real
+from ..epochs import History, epoch_order
 from ..optimizers import SGD, Adam
-from ..train import History, epoch_order
 from . import kernels as K
 from .elementwise import CODES
 
@@ -47,14 +48,76 @@ def criterion_code(net):
     return CRITERIA[net.criterion]
 
 
-def _net_tuple(net, theta_flat):
-    """(units, activation codes, BLAS flags, theta offsets, flat theta, criterion code) for the kernels."""
+def pack_net(net):
+    """The net as the kernels take it: a :data:`~scratchnn.fast.kernels.PackedNet` holding a flat copy of theta.
+
+    theta^j = ``packed.theta[packed.theta_off[j]:packed.theta_off[j + 1]]`` reshaped to
+    (u^{j+1}, u^j + 1); the activations and the criterion become the kernels' codes.
+    """
     criterion = criterion_code(net)
-    units = np.asarray(net.units, dtype=np.int64)
-    acts = np.asarray([CODES[name] for name in net.activations], dtype=np.int64)
-    blas = np.asarray([uses_blas(net.units[j], net.units[j + 1]) for j in range(net.L)], dtype=np.bool_)
-    theta_off = np.concatenate([[0], np.cumsum([t.size for t in net.theta])]).astype(np.int64)
-    return units, acts, blas, theta_off, theta_flat, criterion
+    return K.PackedNet(
+        units=np.asarray(net.units, dtype=np.int64),
+        acts=np.asarray([CODES[name] for name in net.activations], dtype=np.int64),
+        blas=np.asarray([uses_blas(net.units[j], net.units[j + 1]) for j in range(net.L)], dtype=np.bool_),
+        theta_off=np.concatenate([[0], np.cumsum([t.size for t in net.theta])]).astype(np.int64),
+        theta=_flat(net.theta, net.dtype),
+        criterion=criterion,
+    )
+
+
+def pack_optimizer(optimizer, dtype):
+    """Adam or SGD as the kernels take it: a :data:`~scratchnn.fast.kernels.PackedOptimizer`.
+
+    The hyper-parameters as float64 (bool for ``amsgrad``, ``nesterov``; 0 for those the
+    optimizer lacks), the step count t in a 1-element array, a zero gradient buffer D, and
+    flat copies of the state (Adam: m, v, v_max; SGD: b; empty arrays for the other's).
+    """
+    empty = np.empty(0, dtype)
+    if isinstance(optimizer, Adam):
+        kind, betas, eps, amsgrad = K.ADAM, (optimizer.beta1, optimizer.beta2), optimizer.eps, optimizer.amsgrad
+        momentum, dampening, nesterov = 0.0, 0.0, False
+        m, v, v_max, b = _flat(optimizer.m, dtype), _flat(optimizer.v, dtype), _flat(optimizer.v_max, dtype), empty
+    elif isinstance(optimizer, SGD):
+        kind, betas, eps, amsgrad = K.SGD, (0.0, 0.0), 0.0, False
+        momentum, dampening, nesterov = optimizer.momentum, optimizer.dampening, optimizer.nesterov
+        m, v, v_max, b = empty, empty, empty, _flat(optimizer.b, dtype)
+    else:
+        raise TypeError(
+            f"optimizer: the numba engine runs scratchnn.Adam and scratchnn.SGD, got {type(optimizer).__name__}"
+        )
+    # floats and bools whatever was assigned: one numba signature per dtype (see _compile)
+    hyper = K.Hyperparameters(
+        kind=kind, lr=float(optimizer.lr), beta1=float(betas[0]), beta2=float(betas[1]), eps=float(eps),
+        weight_decay=float(optimizer.weight_decay), amsgrad=bool(amsgrad), momentum=float(momentum),
+        dampening=float(dampening), nesterov=bool(nesterov),
+    )
+    D = np.zeros(sum(t.size for t in optimizer.theta), dtype)
+    return K.PackedOptimizer(hyper=hyper, t=np.array([optimizer.t], np.int64), D=D, m=m, v=v, v_max=v_max, b=b)
+
+
+def plain(packed):
+    """A packed named tuple as plain tuples, nested ones too: how the engine passes it to the kernels.
+
+    Numba types a named tuple from its field names at every call from Python, a plain one several
+    times faster; the kernels name their arguments again on entry (kernels, "What the kernels take").
+    """
+    return tuple(plain(x) if isinstance(x, tuple) else x for x in packed)
+
+
+def pack(net, optimizer):
+    """``(pack_net(net), pack_optimizer(optimizer, net.dtype))``: what ``kernels.fit_epochs`` trains.
+
+    Copies: the kernels update the packed arrays, and :func:`unpack` writes them back.
+    """
+    return pack_net(net), pack_optimizer(optimizer, net.dtype)
+
+
+def unpack(packed_net, packed_optimizer, net, optimizer):
+    """Write the packed theta, step count and state back into ``net.theta`` and ``optimizer``, in place."""
+    _unflat(packed_net.theta, net.theta)
+    optimizer.t = int(packed_optimizer.t[0])
+    for key, arrays in optimizer.state_arrays().items():  # Adam: m, v, v_max; SGD: b
+        _unflat(getattr(packed_optimizer, key), arrays)
 
 
 def _flat(arrays, dtype):
@@ -100,8 +163,9 @@ def _page_aligned(shape, dtype):
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
-def _context(net, n_max):
-    """Work buffers: per group, A^j, Z^j, delta^j and Y for one chunk, and the gradient partials."""
+def workspace(net, n_max):
+    """The work buffers for batches of up to ``n_max`` points (:data:`~scratchnn.fast.kernels.Workspace`):
+    per group, A^j, Z^j, delta^j and Y for one chunk, and the gradient partials."""
     u = net.units
     L = net.L
     chunk = min(chunk_points(net), n_max)
@@ -126,7 +190,8 @@ def _context(net, n_max):
     works = _page_aligned((groups, -(-off // per_page) * per_page), net.dtype)  # each group's row on its own page
     Dparts = np.zeros((groups, net.n_parameters), net.dtype)
     loss_sums = np.zeros(groups, net.dtype)
-    return chunk, GROUPS, PARALLEL_MIN_WORK, works, plan, Dparts, loss_sums
+    return K.Workspace(chunk=chunk, max_groups=GROUPS, parallel_min_work=PARALLEL_MIN_WORK, works=works, plan=plan,
+                       Dparts=Dparts, loss_sums=loss_sums)
 
 
 def _transposed(X):
@@ -154,55 +219,25 @@ def _compile(dispatcher, args, key):
 _READY = set()
 
 
-def _optimizer_tuple(opt, dtype):
-    """(kind, hyper, t, D, m, v, v_max, b) for ``kernels.optimizer_step``, state flattened."""
-    empty = np.empty(0, dtype)
-    if isinstance(opt, Adam):
-        hyper = (opt.lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, float(opt.amsgrad), 0.0, 0.0, 0.0)
-        state = (_flat(opt.m, dtype), _flat(opt.v, dtype), _flat(opt.v_max, dtype), empty)
-        kind = K.ADAM
-    elif isinstance(opt, SGD):
-        hyper = (opt.lr, 0.0, 0.0, 0.0, opt.weight_decay, 0.0, opt.momentum, opt.dampening, float(opt.nesterov))
-        state = (empty, empty, empty, _flat(opt.b, dtype))
-        kind = K.SGD
-    else:
-        raise TypeError(f"optimizer: the numba engine runs scratchnn.Adam and scratchnn.SGD, got {type(opt).__name__}")
-    D = np.zeros(sum(t.size for t in opt.theta), dtype)
-    return (kind, np.asarray(hyper, np.float64), np.array([opt.t], np.int64), D) + state
-
-
-def _write_back(net, opt, theta_flat, o):
-    _unflat(theta_flat, net.theta)
-    opt.t = int(o[2][0])
-    if isinstance(opt, Adam):
-        _unflat(o[4], opt.m)
-        _unflat(o[5], opt.v)
-        _unflat(o[6], opt.v_max)
-    else:
-        _unflat(o[7], opt.b)
-
-
 def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
     """The training loop of :func:`scratchnn.fit`, compiled; arguments already checked there
     (Y and the validation targets as the criterion's ``(n, u^L)`` arrays; ``l2`` is λ).
 
     Same semantics as the NumPy engine (see :mod:`scratchnn.train`); theta and the
-    optimizer state are updated in place. Returns a :class:`~scratchnn.train.History`
+    optimizer state are updated in place. Returns a :class:`~scratchnn.epochs.History`
     with ``engine="numba"``, ``compile_seconds`` (compiling or loading the kernels
     on a first call) and ``seconds`` (the rest).
     """
     start = time.perf_counter()
     dtype = net.dtype
     n = X.shape[0]
-    theta_flat = _flat(net.theta, dtype)
-    net_t = _net_tuple(net, theta_flat)
-    opt_t = _optimizer_tuple(optimizer, dtype)
+    packed_net, packed_opt = pack(net, optimizer)
     XT, YT = _transposed(X), _transposed(Y)
     if validation is not None:
         XvT, YvT = _transposed(validation[0]), _transposed(validation[1])
     else:
         XvT, YvT = np.empty((net.units[0], 0), dtype), np.empty((net.units[-1], 0), dtype)
-    ctx = _context(net, max(n, XvT.shape[1]))
+    ctx = workspace(net, max(n, XvT.shape[1]))
     bs = n if batch_size is None else batch_size
     losses, val_losses = [], [] if validation is not None else None
     compile_seconds = 0.0
@@ -214,9 +249,9 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch,
         else:
             orders = np.stack([epoch_order(n, seed, start_epoch + done + e) for e in range(E)]).astype(np.int64)
         loss_e, val_e = np.empty(E), np.empty(E if validation is not None else 0)
-        args = (net_t, XT, YT, XvT, YvT, orders, bs, ctx, opt_t, loss_e, val_e, l2 / n)
+        args = (plain(packed_net), XT, YT, XvT, YvT, orders, bs, plain(ctx), plain(packed_opt), loss_e, val_e, l2 / n)
         compile_seconds += _compile(K.fit_epochs, args, dtype)
-        with _blas_single_threaded(net_t[2].any()):
+        with _blas_single_threaded(packed_net.blas.any()):
             completed = K.fit_epochs(*args)
         losses.extend(loss_e[:completed])
         if validation is not None:
@@ -224,7 +259,7 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch,
         done += completed
         if completed < E:
             break
-    _write_back(net, optimizer, theta_flat, opt_t)
+    unpack(packed_net, packed_opt, net, optimizer)
     seconds = time.perf_counter() - start - compile_seconds
     return History(losses, val_losses, "numba", seconds=seconds, compile_seconds=compile_seconds)
 
@@ -263,11 +298,12 @@ def prepare_loss_and_grad(net, X, Y, backward=True, l2=0.0):
     evaluating at those parameters.
     """
     n = X.shape[0]
-    net_t = _net_tuple(net, _flat(net.theta, net.dtype))
+    packed = pack_net(net)
     D = np.zeros(net.n_parameters, net.dtype)
-    args = (net_t, _transposed(X), _transposed(Y), np.empty(0, np.int64), n, _context(net, n), D, backward, l2 / n)
-    offsets = net_t[3]
-    blas = net_t[2].any()
+    ctx = workspace(net, n)
+    args = (plain(packed), _transposed(X), _transposed(Y), np.empty(0, np.int64), n, plain(ctx), D, backward, l2 / n)
+    offsets = packed.theta_off
+    blas = packed.blas.any()
 
     def run():
         with _blas_single_threaded(blas):
@@ -275,6 +311,17 @@ def prepare_loss_and_grad(net, X, Y, backward=True, l2=0.0):
         return loss, [D[offsets[j] : offsets[j + 1]].reshape(t.shape).copy() for j, t in enumerate(net.theta)]
 
     return run
+
+
+def prepare_step(net, optimizer, t=1):
+    """A function of no arguments that runs one compiled optimizer step, as a fit runs it (for timing).
+
+    It steps packed copies of theta and of the optimizer's state (:func:`pack`), with the
+    gradient D = 0 and the step count ``t`` at every call: ``net`` and ``optimizer`` never change.
+    """
+    packed_net, opt = pack(net, optimizer)
+    args = (plain(opt.hyper), t, packed_net.theta, opt.D, opt.m, opt.v, opt.v_max, opt.b)
+    return lambda: K.optimizer_step(*args)
 
 
 def loss_and_grad(net, X, Y, backward=True, l2=0.0):
