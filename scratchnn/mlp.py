@@ -52,7 +52,7 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _losses
-from .checks import check_data, check_dtype, check_int, check_pair, check_real
+from .checks import check_data, check_dtype, check_pair, check_real
 from .generator import TorchGenerator
 from .init import linear_theta
 from .table import format_table

@@ -10,7 +10,6 @@ import pytest
 import scratchnn as sn
 from scratchnn.apps import cli
 from scratchnn.apps import run as R
-from scratchnn.apps import workshop as ws
 
 
 def test_workshop_without_torch(tmp_path, capsys):

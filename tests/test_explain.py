@@ -202,7 +202,7 @@ def test_torch_walk_is_captioned_as_autograds_values():
 
 def test_torch_delta_is_read_off_z_grad_not_computed():
     """torchref.explain's delta^j is torch's own z.grad: it matches the finite difference of the loss in z."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     import torchref
 
     net, X, Y = tiny()

@@ -30,11 +30,12 @@ import numpy as np
 from .. import fast
 from ..activations import ACTIVATIONS
 from ..diagnostics import saturation
+from ..epochs import DivergenceError, History
 from ..losses import get as get_criterion
 from ..mlp import MLP
 from ..optimizers import SGD, Adam
 from ..table import units_label
-from ..train import ENGINES, DivergenceError, History, fit
+from ..train import ENGINES, fit
 
 CHUNK_SECONDS = 0.25  # a chunk trains about this long at most: the delay of a Stop and of a streamed view
 FIRST_CHUNK = 10  # epochs of the first chunk, which also measures the time per epoch
