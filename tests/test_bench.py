@@ -26,6 +26,9 @@ WORKSHOP = [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
 TINY = [("vs n", [1, 4, 4, 1], 200, np.float32), ("vs n", [1, 4, 4, 1], 400, np.float32),
         ("vs width", [1, 4, 4, 1], 300, np.float32), ("vs width", [1, 8, 8, 1], 300, np.float32)]
 TINY_WORKSHOP = [("workshop", [1, 5, 1], 300, np.float32), ("workshop", [1, 5, 5, 1], 300, np.float64)]
+# the peers' guard and timing cost JAX two seconds of compiling each per net: one net here, both dtypes
+# and all the workshop nets in the guard's own tests below
+TINY_PEERS = TINY_WORKSHOP[:1]
 
 
 @pytest.fixture
@@ -96,7 +99,7 @@ def test_the_grids():
 def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
     """``--peers all``: the peers' epoch rows (and none of the per-op ones), the guard on every net, the floor."""
     pytest.importorskip("matplotlib")
-    result = bench(TINY_WORKSHOP, "--workshop", "--quick", "--peers", "all", "--no-torch")
+    result = bench(TINY_PEERS, "--workshop", "--quick", "--peers", "all", "--no-torch")
     captured = capsys.readouterr()
     _assert_floor(result, captured.out)
     engines = {r["engine"] for r in result["rows"]}
@@ -111,7 +114,7 @@ def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
         if not have[name]:
             assert f"skipped peer {name}" in captured.err and "scratchnn[peers]" in captured.err
     if have["jax"]:
-        assert len(result["guard"]) == len(TINY_WORKSHOP) and all(
+        assert len(result["guard"]) == len(TINY_PEERS) and all(
             max(g["max_rel_diff"].values()) <= g["rtol"] for g in result["guard"])
         assert all(r["compile_seconds"] > 0 for r in result["rows"] if r["engine"].startswith("jax"))
         assert "jax peers' guard" in captured.out
@@ -123,7 +126,7 @@ def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(bench,
     """jax and scikit-learn made unimportable (None in sys.modules): the bench says so, naming the extra, and times the rest."""
     monkeypatch.setitem(sys.modules, "jax", None)
     monkeypatch.setitem(sys.modules, "sklearn", None)
-    result = bench(TINY_WORKSHOP[:1], "--workshop", "--quick", "--peers", "all", "--no-torch")
+    result = bench(TINY_PEERS, "--workshop", "--quick", "--peers", "all", "--no-torch")
     err = capsys.readouterr().err
     for name, library in (("jax", "jax"), ("sklearn", "scikit-learn")):
         assert f"skipped peer {name}: {library} is not installed (pip install 'scratchnn[peers]')" in err
