@@ -123,7 +123,8 @@ def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
 
 
 def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(bench, monkeypatch, capsys):
-    """jax and scikit-learn made unimportable (None in sys.modules): the bench says so, naming the extra, and times the rest."""
+    """jax and scikit-learn made unimportable (None in sys.modules): the bench says so, naming the extra,
+    and times the rest."""
     monkeypatch.setitem(sys.modules, "jax", None)
     monkeypatch.setitem(sys.modules, "sklearn", None)
     result = bench(TINY_PEERS, "--workshop", "--quick", "--peers", "all", "--no-torch")
@@ -157,7 +158,8 @@ def test_peer_names_parse_lists_and_all():
     assert run.parse_peers(parser, " sklearn, jax,sklearn ", peers.PEERS) == ["sklearn", "jax"]
 
 
-def test_play_latency_runs_and_writes_its_table(bench, tmp_path, capsys):
+@pytest.mark.usefixtures("bench")  # for the thread counts it restores
+def test_play_latency_runs_and_writes_its_table(tmp_path, capsys):
     """``--play``: the playground's retrain and redraw of the three workshop nets (never a speed)."""
     run.main(["--play", "--reps", "1", "--out", str(tmp_path)])
     stdout = capsys.readouterr().out
