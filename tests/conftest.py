@@ -35,3 +35,34 @@ def needs_sklearn():
     if "torch" in sys.modules and sys.modules["torch"] is None:
         pytest.skip("scikit-learn's scipy cannot import while torch is blocked with None in sys.modules")
     return pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def numba_engine_compiled_once_per_dtype(request, tmp_path_factory):
+    """Under pytest-xdist, the numba engine is compiled once per dtype for all the workers, not once per worker.
+
+    numba's on-disk cache is shared, but two processes that need the same kernels at the same time
+    both compile them (about a minute of one core per dtype, on a fresh clone). Each worker
+    takes the dtypes in its own order, each under a file lock: worker gw0 compiles float32 while
+    gw1 compiles float64, then each loads the other's from the cache. Without xdist nothing is
+    done here (a single process compiles on first use, as ever).
+    """
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker is None:
+        return
+    import fcntl
+
+    from scratchnn import fast
+
+    dtypes = [np.float32, np.float64]
+    if int(worker.lstrip("gw") or 0) % 2:
+        dtypes.reverse()
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of this run
+    for dtype in dtypes:
+        with open(shared / f"numba-{np.dtype(dtype).name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            X = np.zeros((4, 1), dtype=dtype)
+            net = sn.MLP([1, 2, 1], dtype=dtype)
+            sn.fit(net, X, X, sn.Adam(net.theta), 2, engine="numba")  # the epoch loop's kernels
+            fast.loss_and_grad(net, X, X)  # one pass's kernels
+            fcntl.flock(lock, fcntl.LOCK_UN)
