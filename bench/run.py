@@ -64,7 +64,7 @@ import numpy as np
 
 import scratchnn as sn
 from scratchnn.fast import engine as fast_engine
-from scratchnn.table import format_table
+from scratchnn.table import format_table, units_label
 
 from . import floor as floor_
 from . import peers
@@ -296,16 +296,12 @@ def _ops(engine):
     return OPS if hasattr(engine, "op") else ("epoch",)
 
 
-def _net(units):
-    return "-".join(str(u) for u in units)
-
-
 def table(rows):
     """The terminal table: per configuration and op, each engine's median and torch's time over it."""
     engines = list(dict.fromkeys(r["engine"] for r in rows))
     keyed = {}
     for r in rows:
-        keyed.setdefault((r["group"], _net(r["units"]), r["n"], r["dtype"], r["op"]), {})[r["engine"]] = r["median"]
+        keyed.setdefault((r["group"], units_label(r["units"]), r["n"], r["dtype"], r["op"]), {})[r["engine"]] = r["median"]
     lines = [["group", "net", "n", "dtype", "op"] + engines]
     for key, times in keyed.items():
         ref = times.get("torch")
@@ -335,11 +331,11 @@ def floors(configs, rates):
 def floor_table(rows, floor_rows, rates, threads):
     """The second table: per configuration, the floor and each engine's epoch as a multiple of it (the rows' ``floor_multiple``)."""
     engines = list(dict.fromkeys(r["engine"] for r in rows if r["op"] == "epoch"))
-    multiple = {(r["group"], _net(r["units"]), r["n"], r["dtype"], r["engine"]): r["floor_multiple"]
+    multiple = {(r["group"], units_label(r["units"]), r["n"], r["dtype"], r["engine"]): r["floor_multiple"]
                 for r in rows if r["op"] == "epoch"}
     lines = [["group", "net", "n", "dtype", "floor", "tanh part"] + engines]
     for f in floor_rows:
-        key = (f["group"], _net(f["units"]), f["n"], f["dtype"])
+        key = (f["group"], units_label(f["units"]), f["n"], f["dtype"])
         multiples = [f"{multiple[key + (e,)]:.1f}x" if key + (e,) in multiple else "-" for e in engines]
         lines.append(list(key) + [f"{f['seconds'] * 1e6:.1f} us", f"{f['tanh_seconds'] / f['seconds']:.0%}"]
                      + multiples)
@@ -557,7 +553,7 @@ def main(argv=None):
         print(f"1,000,000 epochs of 1-5-1 (float32, numba, {args.threads} thread(s)): {m['seconds']:.1f} s "
               f"(+ {m['compile_seconds']:.1f} s compile/cache load), final loss {m['final_loss']:.3g}")
     for r in result.get("scaling", []):
-        net = "-".join(map(str, r["units"]))
+        net = units_label(r["units"])
         print(f"numba epoch, {net} n={r['n']}, {r['threads']} thread(s): {r['median'] * 1e3:.2f} ms "
               f"(speedup over 1 thread {r['speedup']:.2f}x)")
     for path in figures(rows, args.out):
