@@ -22,7 +22,7 @@ def test_a_run_in_chunks_equals_one_fit(engine, batch_size):
     h = sn.fit(a, X_SMALL, Y_SMALL, sn.Adam(a.theta, lr=0.015), epochs=250, batch_size=batch_size, seed=4, engine=engine)
     run = R.Run(b, X_SMALL, Y_SMALL, R.Settings(epochs=250, batch_size=batch_size, seed=4, engine=engine))
     run.train(samples=7)  # at least 7 chunks
-    assert run.status == "done" and len(run._histories) >= 7
+    assert run.status == "done" and len(run.chunks) >= 7
     assert np.array_equal(run.loss, h.loss)  # same epochs, same batches, same arithmetic
     assert all(np.array_equal(p, q) for p, q in zip(a.theta, b.theta))
 
@@ -150,7 +150,11 @@ def test_why_unusable_reports_a_broken_engine(monkeypatch):
         raise TypeError("planted compile error")
 
     monkeypatch.setattr(engine, "fit", broken)
-    assert fast._try_tiny_fit() == "the numba engine fails on a tiny fit: TypeError: planted compile error"
+    try:
+        assert fast.why_unusable(recheck=True) == "the numba engine fails on a tiny fit: TypeError: planted compile error"
+    finally:
+        monkeypatch.undo()
+        assert fast.why_unusable(recheck=True) is None  # the kept answer is the true one again
 
 
 def test_the_numba_engine_is_usable_here():

@@ -244,7 +244,7 @@ class Run:
     """One training run of ``net`` on (X, Y) as ``settings`` say, as far as it went.
 
     ``net`` is trained in place; ``optimizer`` is built from the settings (or given).
-    ``history`` (scratchnn's, one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
+    ``chunks`` (one History per trained chunk), ``history`` (them joined: one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
     or None) and ``torch_history``; ``snapshots`` [(epoch, value)]; ``status``, ``message``,
     ``diverged_at``; ``seconds`` (wall time so far, twin and snapshots included).
     """
@@ -254,14 +254,14 @@ class Run:
         self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.theta)
         self.twin = TorchTwin(net, self.optimizer) if twin else None  # before training: the same θ^j
         self.label = label or units_label(net.units)
-        self._histories = []
+        self.chunks = []
         self.snapshots = []
         self.status, self.diverged_at, self.seconds = "running", None, 0.0
 
     # ------------------------------------------------------------------ what was recorded
     @property
     def history(self):
-        return join_histories(self._histories, self.settings.engine)
+        return join_histories(self.chunks, self.settings.engine)
 
     @property
     def loss(self):
@@ -271,7 +271,7 @@ class Run:
     @property
     def epochs(self):
         """Epochs trained so far."""
-        return sum(h.epochs for h in self._histories)
+        return sum(h.epochs for h in self.chunks)
 
     @property
     def torch_history(self):
@@ -357,10 +357,10 @@ class Run:
                 self.status = "interrupted"
                 break
             except DivergenceError as exc:
-                self._histories.append(exc.history)
+                self.chunks.append(exc.history)
                 self.status, self.diverged_at = "diverged", self.epochs
                 break
-            self._histories.append(h)
+            self.chunks.append(h)
             per_epoch = max(time.perf_counter() - chunk_start - h.compile_seconds, 1e-9) / k  # the twin's included
             k = int(min(longest, max(1, CHUNK_SECONDS / per_epoch)))
             self.seconds = time.perf_counter() - start

@@ -46,14 +46,15 @@ def loss(net, X, Y, l2=0.0):
 _UNUSABLE = {}  # the answer of why_unusable(), once per process
 
 
-def why_unusable():
+def why_unusable(recheck=False):
     """None when the numba engine imports and trains a tiny net here, else why not (one line).
 
     Nothing is swallowed quietly: the reason names the exception, so ``--engine auto`` can say
     why it fell back to NumPy and ``--engine numba`` can fail with it. The first call compiles
-    the engine, or loads it from numba's cache (see :func:`scratchnn.fast.engine.fit`).
+    the engine, or loads it from numba's cache (see :func:`scratchnn.fast.engine.fit`); the
+    answer is kept for the process, unless ``recheck``.
     """
-    if "reason" not in _UNUSABLE:
+    if recheck or "reason" not in _UNUSABLE:
         _UNUSABLE["reason"] = _try_tiny_fit()
     return _UNUSABLE["reason"]
 
