@@ -3,7 +3,7 @@ r"""The peers a user might pick instead of scratchnn, timed by ``python -m bench
 Each peer is an engine of :mod:`bench.run` that times the ``epoch`` op only (one
 full-batch epoch of a many-epoch fit; no per-op timings): ``name``,
 ``__init__(units, X, Y, dtype)``, ``epochs(k)`` -> (seconds per epoch, compile seconds).
-Their libraries are the ``peers`` extra (``pip install 'scratchnn[peers]'``);
+Their libraries are the ``peers`` extra (``pip install -e '.[peers]'``);
 :func:`setup` imports them, and a missing one is skipped with that message.
 
 ``jax scan``: the whole k-epoch fit as one jitted ``jax.lax.scan`` over epochs.
@@ -42,7 +42,7 @@ import scratchnn as sn
 from .config import LR
 
 PEERS = ("jax", "sklearn")
-EXTRA = "pip install 'scratchnn[peers]'"
+EXTRA = "pip install -e '.[peers]'"
 GUARD_EPOCHS = 10
 
 SKLEARN_DIFFERS = (

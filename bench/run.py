@@ -472,7 +472,7 @@ def main(argv=None):
                         help="also time the numba engine on large batches with 1 .. --threads threads")
     parser.add_argument("--workshop", action="store_true", help="only the three workshop nets, float32 and float64")
     parser.add_argument("--peers", default="", metavar="jax,sklearn|all",
-                        help="also time these peers' epoch (bench/peers.py; pip install 'scratchnn[peers]')")
+                        help="also time these peers' epoch (bench/peers.py; pip install -e '.[peers]')")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads: expected an int >= 1")

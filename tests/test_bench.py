@@ -112,7 +112,7 @@ def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
             assert r["op"] == "epoch", "a peer times the epoch only"
     for name in ("jax", "sklearn"):
         if not have[name]:
-            assert f"skipped peer {name}" in captured.err and "scratchnn[peers]" in captured.err
+            assert f"skipped peer {name}" in captured.err and "pip install -e '.[peers]'" in captured.err
     if have["jax"]:
         assert len(result["guard"]) == len(TINY_PEERS) and all(
             max(g["max_rel_diff"].values()) <= g["rtol"] for g in result["guard"])
@@ -130,7 +130,7 @@ def test_bench_without_the_peers_libraries_skips_them_and_names_the_extra(bench,
     result = bench(TINY_PEERS, "--workshop", "--quick", "--peers", "all", "--no-torch")
     err = capsys.readouterr().err
     for name, library in (("jax", "jax"), ("sklearn", "scikit-learn")):
-        assert f"skipped peer {name}: {library} is not installed (pip install 'scratchnn[peers]')" in err
+        assert f"skipped peer {name}: {library} is not installed (pip install -e '.[peers]')" in err
     assert result["peers"] == [] and {r["engine"] for r in result["rows"]} == {"numpy", "numba"}
 
 
