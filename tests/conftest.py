@@ -37,32 +37,62 @@ def needs_sklearn():
     return pytest.importorskip("sklearn")
 
 
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory):
+    """A folder every pytest-xdist worker of this run sees (the workers' own tmp folders' parent)."""
+    return tmp_path_factory.getbasetemp().parent
+
+
 @pytest.fixture(scope="session", autouse=True)
-def numba_engine_compiled_once_per_dtype(request, tmp_path_factory):
+def numba_engine_compiled_once_per_dtype(request, shared_tmp):
     """Under pytest-xdist, the numba engine is compiled once per dtype for all the workers, not once per worker.
 
     numba's on-disk cache is shared, but two processes that need the same kernels at the same time
     both compile them (about a minute of one core per dtype, on a fresh clone). Each worker
     takes the dtypes in its own order, each under a file lock: worker gw0 compiles float32 while
-    gw1 compiles float64, then each loads the other's from the cache. Without xdist nothing is
-    done here (a single process compiles on first use, as ever).
+    gw1 compiles float64, then each loads the other's from the cache. A worker that did compile
+    fit_epochs runs tests/numba_cases.py's fits at once, as the freshly compiled side of
+    tests/test_fast_determinism.py (``fresh_numba_cases``). Without xdist nothing is done here
+    (a single process compiles on first use, as ever).
     """
     worker = getattr(request.config, "workerinput", {}).get("workerid")
     if worker is None:
         return
     import fcntl
+    import json
+
+    from numba_cases import fit_epochs_stats, run_cases
 
     from scratchnn import fast
 
     dtypes = [np.float32, np.float64]
     if int(worker.lstrip("gw") or 0) % 2:
         dtypes.reverse()
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of this run
     for dtype in dtypes:
-        with open(shared / f"numba-{np.dtype(dtype).name}.lock", "w") as lock:
+        name = np.dtype(dtype).name
+        with open(shared_tmp / f"numba-{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            hits, misses = fit_epochs_stats()
             X = np.zeros((4, 1), dtype=dtype)
             net = sn.MLP([1, 2, 1], dtype=dtype)
-            sn.fit(net, X, X, sn.Adam(net.theta), 2, engine="numba")  # the epoch loop's kernels
+            h = sn.fit(net, X, X, sn.Adam(net.theta), 2, engine="numba")  # the epoch loop's kernels
+            new_hits, new_misses = fit_epochs_stats()
+            if new_misses > misses and new_hits == hits:  # compiled here, not loaded
+                fresh = run_cases(dtype, compile_seconds=[h.compile_seconds])
+                fresh["hits"], fresh["misses"] = new_hits - hits, new_misses - misses
+                (shared_tmp / f"numba-fresh-{name}.json").write_text(json.dumps(fresh))
             fast.loss_and_grad(net, X, X)  # one pass's kernels
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def fresh_numba_cases(request, shared_tmp):
+    """``{dtype name: run_cases' result}`` for the dtypes a worker of this run compiled (see above)."""
+    import json
+
+    found = {}
+    if "workerinput" not in request.config.__dict__:
+        return found
+    for path in shared_tmp.glob("numba-fresh-*.json"):
+        found[path.stem.removeprefix("numba-fresh-")] = json.loads(path.read_text())
+    return found

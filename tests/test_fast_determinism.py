@@ -4,9 +4,12 @@ Numba links a copy of every callee into each caller: a process that compiles the
 the callees' own code, a process that loads them from the cache runs the caller's copies,
 optimized again inside it. Any freedom the compiler has in rounding (a fused multiply-add where
 the source says a multiply and an add) can make the copies differ; see
-:data:`scratchnn.fast.elementwise.JIT`. Each check below runs the same fits in two fresh
-processes sharing one empty ``NUMBA_CACHE_DIR``: the first compiles and writes the cache, the
-second loads it. Tolerance: none, every loss and every theta^j compared bit for bit.
+:data:`scratchnn.fast.elementwise.JIT`. The check runs the same fits (tests/numba_cases.py) in a
+process that compiles the kernels and writes the cache, and in one that loads it. The compiling
+one is a new process with an empty ``NUMBA_CACHE_DIR`` of its own, or, when a pytest-xdist worker
+has just compiled the kernels for the suite (a fresh clone), that worker itself
+(tests/conftest.py): one compile serves both. Tolerance: none, every loss and every theta^j
+compared bit for bit.
 """
 
 import json
@@ -19,56 +22,19 @@ import numpy as np
 
 import scratchnn
 
-# One process, every case: the fits of one dtype share one compiled fit_epochs (criteria, optimizers,
-# activations and BLAS or fused layers are run-time choices), so a case costs its run time only.
-SCRIPT = r"""
-import json, sys
-import numpy as np
-import scratchnn as sn
-from scratchnn.fast import kernels as K
-
-dtype = np.dtype(sys.argv[1])
-X, Y = sn.workshop_data()
-X, Y = X.astype(dtype), Y.astype(dtype)
-rng = np.random.default_rng(0)
-Xc = rng.standard_normal((1200, 2)).astype(dtype)
-labels = (Xc[:, 0] * Xc[:, 1] > 0).astype(dtype).reshape(-1, 1)
-cases = {}
-compile_seconds = []  # each fit's: the first compiles or loads fit_epochs, the others reuse it
-
-def record(name, h, net):
-    cases[name] = {"loss": [float(x).hex() for x in h.loss], "theta": [t.tobytes().hex() for t in net.theta]}
-    compile_seconds.append(h.compile_seconds)
-
-# the workshop net: with fused multiply-adds the cached kernels first differed at epoch 17 of this fit
-net = sn.MLP([1, 5, 5, 1], dtype=dtype, generator=10)
-h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=0.015), epochs=300, engine="numba")
-record("1-5-5-1 tanh, Adam, full batch", h, net)
-if dtype == np.float32:
-    net = sn.MLP([1, 5, 5, 1], generator=10)
-    opt = sn.Adam(net.theta, lr=0.015, weight_decay=1e-4, amsgrad=True)
-    h = sn.fit(net, X, Y, opt, epochs=20, batch_size=200, seed=3, engine="numba")
-    record("1-5-5-1 tanh, Adam amsgrad, minibatches", h, net)
-    net = sn.MLP([1, 10, 1], activations=["sigmoid", "identity"], generator=2)
-    opt = sn.SGD(net.theta, lr=0.5, momentum=0.9, nesterov=True)
-    record("1-10-1 sigmoid, SGD nesterov, l2", sn.fit(net, X, Y, opt, epochs=100, l2=1e-3, engine="numba"), net)
-    net = sn.MLP([2, 20, 20, 1], activations=["relu", "leaky_relu", "sigmoid"], generator=5, criterion="bce")
-    h = sn.fit(net, Xc, labels, sn.Adam(net.theta, lr=0.01), epochs=50, engine="numba")
-    record("2-20-20-1 relu (BLAS layer), bce, Adam", h, net)
-stats = K.fit_epochs.stats
-hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
-print(json.dumps({"cases": cases, "hits": hits, "misses": misses, "compile_seconds": compile_seconds}))
-"""
-
 
 def start(dtype, cache_dir):
-    """A fresh process running the cases of ``dtype`` with ``cache_dir`` as numba's cache."""
+    """A new process running the cases of ``dtype`` (tests/numba_cases.py) with ``cache_dir`` as numba's cache.
+
+    ``cache_dir`` None: the cache the suite's workers use (where they compiled).
+    """
     root = Path(scratchnn.__file__).parents[1]  # the scratchnn under test, whichever checkout that is
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=path)
-    return subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, dtype], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    env = dict(os.environ, PYTHONPATH=path)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    return subprocess.Popen([sys.executable, str(Path(__file__).parent / "numba_cases.py"), dtype], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def results(process):
@@ -82,14 +48,17 @@ def first_difference(a, b):
     return next(i for i, (x, y) in enumerate(zip(a, b)) if x != y) if a != b else None
 
 
-DTYPES = ("float32", "float64")  # float64 runs the workshop fit only: its own compile of the kernels, ~35 s
+DTYPES = ("float32", "float64")  # float64 runs the workshop fit only: its own compile of the kernels, ~45 s
 
 
-def test_cached_kernels_give_the_bits_of_freshly_compiled_ones(tmp_path):
-    # the dtypes compile side by side (one core each), each into its own cache
-    fresh = {d: start(d, tmp_path / d) for d in DTYPES}
-    fresh = {d: results(p) for d, p in fresh.items()}
-    cached = {d: start(d, tmp_path / d) for d in DTYPES}
+def test_cached_kernels_give_the_bits_of_freshly_compiled_ones(tmp_path, fresh_numba_cases):
+    # A dtype whose kernels a suite worker has just compiled into the checkout's cache (a fresh clone
+    # under xdist: tests/conftest.py ran the cases right after compiling) is checked against a
+    # process loading that cache: no second compile. Any other dtype compiles in a new process with
+    # an empty cache of its own (side by side, one core each), then a second process loads it.
+    fresh = {d: fresh_numba_cases.get(d) or start(d, tmp_path / d) for d in DTYPES}
+    fresh = {d: p if isinstance(p, dict) else results(p) for d, p in fresh.items()}
+    cached = {d: start(d, None if d in fresh_numba_cases else tmp_path / d) for d in DTYPES}
     cached = {d: results(p) for d, p in cached.items()}
     for d in DTYPES:
         f, c = fresh[d], cached[d]
