@@ -33,7 +33,7 @@ from ..teaching.exercises import NAMES as EXERCISE_NAMES
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
-from .run import (COMPILE_NOTE, TORCH_EXTRA, Run, Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine,
+from .run import (COMPILE_NOTE, ENGINE_CHOICES, TORCH_EXTRA, Run, Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine,
                   train)
 
 EXIT_DIVERGED = 1
@@ -97,7 +97,7 @@ def _optimizers(text):
 
 
 def _add_engine(p):
-    p.add_argument("--engine", choices=("auto", "numpy", "numba"), default="auto",
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="scratchnn engine: numba (compiled; its first use compiles it, about a minute), numpy "
                         "(the textbook engine), auto: numba when it works here, else numpy, saying why "
                         "(default: %(default)s)")

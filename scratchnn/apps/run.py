@@ -28,7 +28,6 @@ import time
 import numpy as np
 
 from .. import fast
-from ..activations import ACTIVATIONS
 from ..diagnostics import saturation
 from ..epochs import DivergenceError, History
 from ..losses import get as get_criterion
@@ -87,9 +86,8 @@ def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, gener
     mse: every layer ``activation`` (the workshop's all-tanh nets); bce: a sigmoid output;
     cross_entropy: an identity output (the logits). ``generator``: a seed or a shared
     :class:`~scratchnn.TorchGenerator` (several nets drawn one after the other, as the notebook does).
+    An unknown activation is refused by the MLP itself, with the known names.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     output = get_criterion(criterion).output
     activations = activation if output is None else [activation] * (len(units) - 2) + [output]
     return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion)
@@ -384,8 +382,8 @@ class ProgressBar:
 
     def __call__(self, run):
         self.bar.update(run.epochs - self.bar.n)
-        if run.epochs:
-            self.bar.set_postfix(loss=f"{run.loss[-1]:.3g}", refresh=False)
+        if run.epochs:  # the last chunk's last loss: no need to join every chunk's history for it
+            self.bar.set_postfix(loss=f"{run.chunks[-1].loss[-1]:.3g}", refresh=False)
 
     def __enter__(self):
         return self

@@ -21,6 +21,11 @@ within 4 ulp): the same accuracy bounds hold, tested (``tests/test_fast_elementw
 the speed is lower, and the last bits may differ from an FMA machine's.
 """
 
+import numpy as np
+
+from ..mlp import MLP
+from ..optimizers import Adam
+
 
 def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
     """See :func:`scratchnn.fast.engine.fit`."""
@@ -60,11 +65,6 @@ def why_unusable(recheck=False):
 
 
 def _try_tiny_fit():
-    import numpy as np
-
-    from ..mlp import MLP
-    from ..optimizers import Adam
-
     try:
         from . import engine
     except ImportError as exc:  # numba, or a library it needs, missing or broken

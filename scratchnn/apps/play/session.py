@@ -109,7 +109,10 @@ class PlayRun:
         self.net, self.X, self.Y = run.net, run.X, run.Y
 
     status = property(lambda self: self.run.status)
-    warnings = property(lambda self: self.run.warnings)
+
+    def warnings(self):
+        """The run's warnings for the learner (:meth:`~scratchnn.apps.run.Run.warnings`)."""
+        return self.run.warnings()
 
     @property
     def message(self):
