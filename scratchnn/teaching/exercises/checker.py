@@ -85,6 +85,15 @@ class FunctionResult:
         self.not_written = all(o.raised is not None and o.raised.type == "NotImplementedError" for o in outcomes)
 
     @property
+    def status(self):
+        """``right``, ``wrong``, ``timeout``, ``crashed`` or ``not written``: the word a grade table shows."""
+        if self.passed:
+            return "right"
+        if self.not_written:
+            return "not written"
+        return "wrong"
+
+    @property
     def verdict(self):
         """One line: right, or WRONG with the names of the mistakes found."""
         if self.passed:
@@ -289,10 +298,11 @@ class Report:
     the repr, which a notebook shows, is the summary: one verdict per function.
     """
 
-    def __init__(self, header, results):
+    def __init__(self, header, results, error=None):
         self.header = header
         self.results = results
-        self.passed = all(r.passed for r in results.values())
+        self.error = error
+        self.passed = error is None and all(r.passed for r in results.values())
 
     def summary(self):
         """``check: 7 of 8 functions right; wrong: backward`` (the last line of the CLI)."""
@@ -395,6 +405,29 @@ def import_file(path):
     finally:
         sys.path.remove(folder)
     return module, None
+
+
+TIMEOUT = 10.0  # seconds a student's function may take on all the nets together
+
+
+def check_file(path, only=None, reference=None, timeout=TIMEOUT, quiet=True):
+    """Check the exercise functions the Python file at ``path`` defines; returns a :class:`Report`.
+
+    ``report.error`` is None, or says why the file cannot be checked (it does not import, or defines
+    none of the functions, or none of those in ``only``); then ``report.results`` is empty.
+    """
+    module, error = import_file(path)
+    if error:
+        return Report("", {}, error=error)
+    found = find_functions([module])
+    if only:
+        absent = [name for name in only if name not in found]
+        if absent:
+            return Report("", {}, error=f"{os.path.basename(path)} defines no function {absent[0]}")
+    if not found:
+        return Report("", {}, error=f"{os.path.basename(path)} defines none of the functions it looks for: "
+                                    f"{', '.join(NAMES)}")
+    return check(module, only=only, reference=reference, quiet=quiet)
 
 
 def run_file(path, only=None, reference=None):
