@@ -43,6 +43,33 @@ def forward_bias_on_output(theta, X):
     return a
 
 
+def forward_no_hidden_bias_unit(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X])]
+    for j in range(len(theta)):
+        a.append(np.tanh(a[j] @ theta[j].T))  # the bias unit only on the input
+    return a
+
+
+def forward_float32(theta, X):
+    theta = [t.astype(np.float32) for t in theta]  # "float32 is enough"
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1), np.float32), X.astype(np.float32)])]
+    for j in range(len(theta)):
+        z = a[j] @ theta[j].T
+        a.append(np.tanh(z) if j == len(theta) - 1 else np.hstack([np.ones((n, 1), np.float32), np.tanh(z)]))
+    return a
+
+
+def forward_float32_inside(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X.astype(np.float32)])]  # float64 again after the hstack, X rounded
+    for j in range(len(theta)):
+        z = a[j] @ theta[j].T
+        a.append(np.tanh(z) if j == len(theta) - 1 else np.hstack([np.ones((n, 1)), np.tanh(z)]))
+    return a
+
+
 def forward_in_place(theta, X):
     X -= 0  # harmless
     X[:, 0] = X[:, 0]  # harmless
@@ -82,6 +109,19 @@ def output_delta_sign(a_L, Y):
     return 2 / Y.size * (Y - a_L) * (1 - a_L**2)
 
 
+def output_delta_one_minus_a(a_L, Y):
+    return 2 / Y.size * (a_L - Y) * (1 - a_L)
+
+
+def output_delta_square_of_difference(a_L, Y):
+    return 2 / Y.size * (a_L - Y) * (1 - a_L) ** 2
+
+
+def output_delta_float32(a_L, Y):
+    a_L = a_L.astype(np.float32)
+    return 2 / Y.size * (a_L - Y.astype(np.float32)) * (1 - a_L**2)
+
+
 def output_delta_in_place(a_L, Y):
     a_L -= Y  # a_L now holds the residual
     return 2 / Y.size * a_L * (1 - (a_L + Y) ** 2)
@@ -107,6 +147,22 @@ def layer_gradient_mean_again(delta_next, a_j):
     return delta_next.T @ a_j / n
 
 
+def layer_gradient_bias_mean(delta_next, a_j):
+    D = delta_next.T @ a_j
+    D[:, 0] = delta_next.mean(axis=0)  # "the bias gradient is the average delta"
+    return D
+
+
+def layer_gradient_bias_first_point(delta_next, a_j):
+    D = delta_next.T @ a_j
+    D[:, 0] = delta_next[0]  # the bias gradient of the first data point only
+    return D
+
+
+def layer_gradient_float32(delta_next, a_j):
+    return delta_next.T.astype(np.float32) @ a_j.astype(np.float32)
+
+
 def layer_gradient_in_place(delta_next, a_j):
     a_j[:, 0] = 0  # "the bias unit is not a weight"
     a_j[:, 0] = 1
@@ -125,6 +181,18 @@ def hidden_delta_tanh_of_a(delta_next, theta_j, a_j):
 
 def hidden_delta_no_g_prime(delta_next, theta_j, a_j):
     return delta_next @ theta_j[:, 1:]
+
+
+def hidden_delta_one_minus_a(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j[:, 1:]) * (1 - a_j[:, 1:])
+
+
+def hidden_delta_theta_transposed(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j[:, 1:].T) * (1 - a_j[:, 1:] ** 2)
+
+
+def hidden_delta_float32(delta_next, theta_j, a_j):
+    return (delta_next @ theta_j[:, 1:]).astype(np.float32) * (1 - a_j[:, 1:] ** 2).astype(np.float32)
 
 
 def hidden_delta_in_place(delta_next, theta_j, a_j):
@@ -265,6 +333,40 @@ def numerical_gradient_not_restored(theta, X, Y, eps):
     return Dnum
 
 
+def numerical_gradient_skipping_the_bias(theta, X, Y, eps):
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape)
+        for idx in np.ndindex(t.shape):
+            if idx[1] == 0:
+                continue  # "the bias is not a weight"
+            saved = t[idx]
+            t[idx] = saved + eps
+            plus = _loss(theta, X, Y)
+            t[idx] = saved - eps
+            minus = _loss(theta, X, Y)
+            t[idx] = saved
+            G[idx] = (plus - minus) / (2 * eps)
+        Dnum.append(G)
+    return Dnum
+
+
+def numerical_gradient_float32(theta, X, Y, eps):
+    Dnum = []
+    for t in theta:
+        G = np.zeros(t.shape, dtype=np.float32)
+        for idx in np.ndindex(t.shape):
+            saved = t[idx]
+            t[idx] = saved + eps
+            plus = _loss(theta, X, Y)
+            t[idx] = saved - eps
+            minus = _loss(theta, X, Y)
+            t[idx] = saved
+            G[idx] = (plus - minus) / (2 * eps)
+        Dnum.append(G)
+    return Dnum
+
+
 def numerical_gradient_in_place(theta, X, Y, eps):
     Y += 0.0
     Y *= 1.0
@@ -320,6 +422,12 @@ def sgd_no_momentum(theta, D, buf, lr, momentum):
     return theta, buf
 
 
+def sgd_float32(theta, D, buf, lr, momentum):
+    D = D.astype(np.float32)
+    buf = D if buf is None else momentum * buf + D
+    return theta.astype(np.float32) - lr * buf, buf
+
+
 # ---------------------------------------------------------------- adam_step
 def adam_no_correction(theta, D, m, v, t, lr, beta1, beta2, eps):
     m = beta1 * m + (1 - beta1) * D
@@ -373,28 +481,55 @@ def adam_swapped(theta, D, m, v, t, lr, beta1, beta2, eps):
     return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def adam_float32(theta, D, m, v, t, lr, beta1, beta2, eps):
+    D = D.astype(np.float32)
+    m = beta1 * m.astype(np.float32) + (1 - beta1) * D
+    v = beta2 * v.astype(np.float32) + (1 - beta2) * D**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def backward_float32(theta, a, Y):
+    theta = [t.astype(np.float32) for t in theta]  # "to save memory"
+    a = [a_j.astype(np.float32) for a_j in a]
+    return make_backward(_od, _lg, _hd)(theta, a, Y.astype(np.float32))
+
+
 PLANTED = [
     ("forward", "bias unit missing", forward_no_bias_unit),
     ("forward", "bias unit in the last column", forward_bias_last),
     ("forward", "no tanh on the output", forward_linear_output),
     ("forward", "bias unit on the output", forward_bias_on_output),
-    ("forward", "input arrays modified in place", forward_in_place),
+    ("forward", "input modified in place", forward_in_place),
+    ("forward", "bias unit missing on the hidden layers", forward_no_hidden_bias_unit),
+    ("forward", "returns float32", forward_float32),
+    ("forward", "float32 precision", forward_float32_inside),
     ("output_delta", "factor 2 forgotten", output_delta_no_2),
     ("output_delta", "1/(n u^L) of the mean forgotten", output_delta_no_mean),
     ("output_delta", "1/n instead of 1/(n u^L)", output_delta_over_n),
     ("output_delta", "1 - tanh(a)^2 instead of 1 - a^2", output_delta_tanh_of_a),
     ("output_delta", "g' forgotten", output_delta_no_g_prime),
     ("output_delta", "sign of a^L - Y flipped", output_delta_sign),
-    ("output_delta", "input arrays modified in place", output_delta_in_place),
+    ("output_delta", "input modified in place", output_delta_in_place),
+    ("output_delta", "1 - a instead of 1 - a^2", output_delta_one_minus_a),
+    ("output_delta", "(1 - a)^2 instead of 1 - a^2", output_delta_square_of_difference),
+    ("output_delta", "returns float32", output_delta_float32),
     ("layer_gradient", "transposed D", layer_gradient_transposed),
     ("layer_gradient", "bias column's gradient missing", layer_gradient_no_bias),
     ("layer_gradient", "bias column's gradient missing", layer_gradient_zero_bias),
     ("layer_gradient", "1/n applied twice", layer_gradient_mean_again),
-    ("layer_gradient", "input arrays modified in place", layer_gradient_in_place),
+    ("layer_gradient", "input modified in place", layer_gradient_in_place),
+    ("layer_gradient", "bias gradient as the mean of delta", layer_gradient_bias_mean),
+    ("layer_gradient", "bias column wrong", layer_gradient_bias_first_point),
+    ("layer_gradient", "returns float32", layer_gradient_float32),
     ("hidden_delta", "bias column included in delta", hidden_delta_bias_column),
     ("hidden_delta", "1 - tanh(a)^2 instead of 1 - a^2", hidden_delta_tanh_of_a),
     ("hidden_delta", "g' forgotten", hidden_delta_no_g_prime),
-    ("hidden_delta", "input arrays modified in place", hidden_delta_in_place),
+    ("hidden_delta", "input modified in place", hidden_delta_in_place),
+    ("hidden_delta", "1 - a instead of 1 - a^2", hidden_delta_one_minus_a),
+    ("hidden_delta", "theta transposed in the hidden delta", hidden_delta_theta_transposed),
+    ("hidden_delta", "returns float32", hidden_delta_float32),
     ("backward", "factor 2 forgotten", make_backward(output_delta_no_2, _lg, _hd)),
     ("backward", "1/(n u^L) of the mean forgotten", make_backward(output_delta_no_mean, _lg, _hd)),
     ("backward", "1/n instead of 1/(n u^L)", make_backward(output_delta_over_n, _lg, _hd)),
@@ -408,17 +543,26 @@ PLANTED = [
     ("backward", "1/n applied twice", make_backward(_od, layer_gradient_mean_again, _hd)),
     ("backward", "1 - z^2 instead of 1 - a^2", backward_one_minus_z_squared),
     ("backward", "D listed in reverse order", backward_reversed),
-    ("backward", "input arrays modified in place", backward_in_place),
+    ("backward", "input modified in place", backward_in_place),
+    ("backward", "1 - a instead of 1 - a^2", make_backward(output_delta_one_minus_a, _lg, hidden_delta_one_minus_a)),
+    ("backward", "(1 - a)^2 instead of 1 - a^2", make_backward(output_delta_square_of_difference, _lg, _hd)),
+    ("backward", "theta transposed in the hidden delta", make_backward(_od, _lg, hidden_delta_theta_transposed)),
+    ("backward", "bias gradient as the mean of delta", make_backward(_od, layer_gradient_bias_mean, _hd)),
+    ("backward", "bias column wrong", make_backward(_od, layer_gradient_bias_first_point, _hd)),
+    ("backward", "returns float32", backward_float32),
     ("numerical_gradient", "one-sided difference", numerical_gradient_one_sided),
     ("numerical_gradient", "divided by eps instead of 2 eps", numerical_gradient_over_eps),
     ("numerical_gradient", "1/(n u^L) of the mean forgotten", numerical_gradient_summed),
     ("numerical_gradient", "theta not restored", numerical_gradient_not_restored),
-    ("numerical_gradient", "input arrays modified in place", numerical_gradient_in_place),
+    ("numerical_gradient", "input modified in place", numerical_gradient_in_place),
+    ("numerical_gradient", "bias column wrong", numerical_gradient_skipping_the_bias),
+    ("numerical_gradient", "returns float32", numerical_gradient_float32),
     ("sgd_momentum_step", "momentum applied before the first buffer", sgd_momentum_first),
     ("sgd_momentum_step", "buffer as a running average", sgd_average),
     ("sgd_momentum_step", "velocity instead of torch's buffer", sgd_velocity),
     ("sgd_momentum_step", "lr inside the buffer", sgd_lr_inside),
     ("sgd_momentum_step", "momentum not used", sgd_no_momentum),
+    ("sgd_momentum_step", "returns float32", sgd_float32),
     ("adam_step", "Adam without bias correction", adam_no_correction),
     ("adam_step", "Adam with t - 1", adam_t_minus_1),
     ("adam_step", "Adam with t + 1", adam_t_plus_1),
@@ -426,4 +570,5 @@ PLANTED = [
     ("adam_step", "eps inside the square root", adam_eps_inside),
     ("adam_step", "theta updated before m and v", adam_theta_first),
     ("adam_step", "beta and 1 - beta swapped", adam_swapped),
+    ("adam_step", "returns float32", adam_float32),
 ]

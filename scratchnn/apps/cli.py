@@ -5,14 +5,17 @@
                                             set (--criterion bce|cross_entropy --data circle|...|digits)
     scratchnn sweep [flags] --jobs N        a grid over seeds, learning rates, optimizers, models, resumable;
                                             --backend dask [--scheduler ADDRESS]: on a Dask cluster (needs [dask])
-    scratchnn check FILE.py [--only NAME]   the exercise functions in FILE against torch, mistakes named
+    scratchnn check FILE.py [--only NAME] [--timeout S]
+                                            the exercise functions in FILE against torch, mistakes named,
+                                            each verdict printed as it comes (each function in a child process)
     scratchnn play [--port 5006] [--no-browser]   the playground: retrain and redraw at every change (needs [play])
 
 Long fits show a progress bar; Ctrl-C stops them and writes what was trained
 (exit status 130); a diverging fit ends with a one-line message (status 1);
 bad flags exit with status 2. ``check`` exits with 0 when every function it
-finds is right, 1 when one is wrong, 2 when FILE cannot be imported or defines
-none of the exercise functions.
+finds is right, 1 when one is wrong, timed out or crashed, 2 when FILE cannot be
+imported or defines none of the exercise functions, 130 on Ctrl-C (the verdicts
+so far printed).
 """
 
 import argparse
@@ -30,6 +33,7 @@ from ..metrics import accuracy
 from ..table import units_label
 from ..teaching import plots
 from ..teaching.exercises import NAMES as EXERCISE_NAMES
+from ..teaching.exercises import TIMEOUT as CHECK_TIMEOUT
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
@@ -199,6 +203,9 @@ def build_parser():
     p.add_argument("file", metavar="FILE.py", help="the Python file with your functions")
     p.add_argument("--only", nargs="+", action="extend", choices=EXERCISE_NAMES, metavar="NAME",
                    help=f"check only these functions ({', '.join(EXERCISE_NAMES)})")
+    p.add_argument("--timeout", type=_positive_float, default=CHECK_TIMEOUT, metavar="SECONDS",
+                   help=f"the seconds each function may take on all the nets; one that takes longer is stopped "
+                        f"and reported with the line it was running (default {CHECK_TIMEOUT:g})")
     p.set_defaults(run=cmd_check, parser=p)
 
     p = sub.add_parser("play", help="the playground in the browser: the net retrains and redraws at every change",
@@ -455,7 +462,7 @@ def cmd_sweep(parser, args):
 
 # --------------------------------------------------------------------- check
 def cmd_check(parser, args):
-    return run_file(args.file, only=args.only)
+    return run_file(args.file, only=args.only, timeout=args.timeout)
 
 
 # ---------------------------------------------------------------------- play

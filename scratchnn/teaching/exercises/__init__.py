@@ -15,14 +15,16 @@ output, 𝓛 = mean((a^L − Y)²) over all n·u^L entries, θ^j of shape
 
 ``check(forward)``, ``check(globals())`` or ``scratchnn check FILE.py`` runs them on
 small random nets against torch (against scratchnn's engine when torch is not
-installed), prints a comparison table per function and names known mistakes;
+installed), each function in a child process with a time limit (``timeout=``, 10 s),
+prints a comparison table per function as it is checked and names known mistakes;
 ``hint("backward")`` gives a hint. Of the exercises' modules, torch is imported only by
 ``torch_reference``, and only when a check runs with torch installed.
 """
 
 from .calls import NAMES
-from .checker import FunctionResult, Report, check, run_file
+from .checker import TIMEOUT, FunctionResult, Report, check, check_file, run_file
 from .hints import HINTS, hint
 from .mistakes import names as mistake_names
 
-__all__ = ["HINTS", "NAMES", "FunctionResult", "Report", "check", "hint", "mistake_names", "run_file"]
+__all__ = ["HINTS", "NAMES", "TIMEOUT", "FunctionResult", "Report", "check", "check_file", "hint", "mistake_names",
+           "run_file"]

@@ -32,7 +32,7 @@ RESTORED_ATOL = 1e-12  # theta + eps - eps may differ from theta in the last bit
 
 
 class Raised:
-    """An exception the function raised: ``text`` (``Type: message``) and ``where`` (the line in its file)."""
+    """An exception the function raised: ``type``, ``text`` (``Type: message``) and ``where`` (the line in its file)."""
 
     def __init__(self, exc, fn):
         self.type = type(exc).__name__
@@ -48,6 +48,27 @@ class Raised:
                 name = "your notebook cell"
             self.where = f"line {frame.lineno} of {name}" + (f": {frame.line.strip()}" if frame.line else "")
 
+    def describe(self):
+        """What it did, as the report says it: ``raised ZeroDivisionError: ...``, or ``called sys.exit(...)``."""
+        if self.type == "SystemExit":
+            return (f"called sys.exit ({self.text}): a function returns its result, it must not end the "
+                    f"program")
+        if self.type == "KeyboardInterrupt":
+            return "raised KeyboardInterrupt (as Ctrl-C does): the check goes on without it"
+        return f"raised {self.text}"
+
+
+class Foreign:
+    """Stands for a returned object that is not an array or a number (it is not sent back): ``type``."""
+
+    def __init__(self, value):
+        self.type = type(value).__name__
+
+
+# What a call catches: every exception in the child process that runs student code (sys.exit and
+# KeyboardInterrupt included); in the checker's own process (no fork), a Ctrl-C still stops the check.
+CAUGHT = (Exception, SystemExit)
+
 
 class Outcome:
     """What one function did on one case.
@@ -55,7 +76,7 @@ class Outcome:
     ``values``: key ``(quantity, j, k)`` -> what it returned for that quantity;
     ``problems``: returns of the wrong kind (not a list, a list too short);
     ``raised``: the first exception (:class:`Raised`), after which the case stops;
-    ``modified``: the names of arguments it changed in place.
+    ``modified``: the names of arguments it changed in place, and ``changes``: name -> how.
     """
 
     def __init__(self):
@@ -63,6 +84,7 @@ class Outcome:
         self.problems = []
         self.raised = None
         self.modified = []
+        self.changes = {}
 
     def call(self, fn, watch=True, **arguments):
         """``fn(*arguments)`` on copies; raises :class:`Stop` after recording an exception.
@@ -74,13 +96,21 @@ class Outcome:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 result = fn(*copies.values())
-        except Exception as exc:  # the student's code may raise anything; report it and go on
+        except CAUGHT as exc:  # the student's code may raise anything; report it and go on
             self.raised = Raised(exc, fn)
             raise Stop from None
         for name, value in arguments.items():
             if watch and not _unchanged(copies[name], value) and name not in self.modified:
                 self.modified.append(name)
+                self.changes[name] = describe_change(name, copies[name], value)
         return result
+
+    def portable(self):
+        """This outcome with every value an array, a number, a :class:`Missing` or a :class:`Foreign`:
+        what a child process can send back whatever the student's function returned."""
+        for key, value in self.values.items():
+            self.values[key] = _portable(value)
+        return self
 
     def as_list(self, result, length, what, function):
         """``result`` as a list of ``length`` items (missing ones NOT_RETURNED), noting a return of the wrong kind."""
@@ -91,6 +121,45 @@ class Outcome:
         if len(result) != length:
             self.problems.append(f"{function} returned a list of {len(result)}, expected {length}: {what}")
         return (list(result) + [NOT_RETURNED] * length)[:length]
+
+
+def _portable(value):
+    if isinstance(value, Missing):
+        return value
+    if isinstance(value, np.ndarray):
+        value = np.array(value)  # a subclass (np.matrix, the student's own) becomes a plain array
+        return Foreign(value) if value.dtype.hasobject else value
+    if isinstance(value, (bool, int, float, complex, np.number, np.bool_)):
+        return value
+    return Foreign(value)
+
+
+def describe_change(name, before, after):
+    """How the call changed the argument ``name``: ``X (an array): 6 of 6 entries changed, X[0, 0] was 1, now 2``."""
+    if isinstance(before, np.ndarray):
+        return f"{name} (an array): {_array_change(name, before, after)}"
+    if isinstance(before, list):
+        if not isinstance(after, list):
+            return f"{name} (a list): it became a {type(after).__name__}"
+        if len(after) != len(before):
+            return f"{name} (a list): it had {len(before)} items, now {len(after)}"
+        for k, (b, a) in enumerate(zip(before, after)):
+            if not _unchanged(a, b):
+                if isinstance(b, np.ndarray) and isinstance(a, np.ndarray) and a.shape == b.shape:
+                    return f"{name} (a list): its item {name}[{k}], an array, changed in place: " \
+                           f"{_array_change(f'{name}[{k}]', b, a)}"
+                return f"{name} (a list): its item {name}[{k}] was replaced"
+    return f"{name} changed"
+
+
+def _array_change(name, before, after):
+    if not isinstance(after, np.ndarray) or after.shape != before.shape:
+        return "its shape changed"
+    changed = ~np.isclose(after, before, rtol=0, atol=RESTORED_ATOL, equal_nan=True)
+    first = tuple(int(i) for i in np.argwhere(changed)[0])
+    index = ", ".join(map(str, first))
+    return (f"{int(changed.sum())} of {changed.size} entries changed, {name}[{index}] was {before[first]:.6g}, "
+            f"now {after[first]:.6g}")
 
 
 class Stop(Exception):

@@ -22,14 +22,19 @@ class Mistake:
     """A named wrong answer: ``name``, ``why``, ``variants``; ``shape`` and ``only`` are optional.
 
     ``only`` limits the comparison to these quantities (a mistake that shows only in theta).
+    ``explain``: ``case -> text``, the mistake in the numbers of the net shown.
+    ``same_message``: where a variant raises, the student's function must raise the same message
+    (a shape error with the same sizes), not only the same type.
     """
 
-    def __init__(self, name, why, variants, shape=None, only=None):
+    def __init__(self, name, why, variants, shape=None, only=None, same_message=False, explain=None):
         self.name = name
         self.why = why
         self.variants = list(variants)
         self.shape = shape
         self.only = only
+        self.same_message = same_message
+        self.explain = explain  # case -> the mistake in that net's numbers, printed beside its name
 
 
 # ------------------------------------------------------ the right formulas
@@ -80,20 +85,21 @@ def forward_with(bias=with_bias_unit, g_L=np.tanh, weights=lambda a_j, theta_j: 
     return forward
 
 
-def loss(theta, X, Y):
-    """mean((a^L - Y)^2)."""
-    return np.mean((forward_with()(theta, X)[-1] - Y) ** 2)
+def loss(theta, X, Y, forward=None):
+    """mean((a^L - Y)^2), a^L from ``forward`` (default: the right forward pass)."""
+    return np.mean(((forward or forward_with())(theta, X)[-1] - Y) ** 2)
 
 
-def numerical_gradient_with(difference):
-    """Central differences, or the mistaken ``difference(L, theta, j, idx, eps)`` in their place."""
+def numerical_gradient_with(difference, forward=None):
+    """Central differences, or the mistaken ``difference(L, theta, j, idx, eps)`` in their place, of the loss
+    that ``forward`` gives (default: the right forward pass; a student's, to see what it makes of this one)."""
 
     def numerical_gradient(theta, X, Y, eps):
         Dnum = []
         for j in range(len(theta)):
             G = np.zeros(theta[j].shape)
             for idx in np.ndindex(G.shape):
-                G[idx] = difference(lambda th: loss(th, X, Y), theta, j, idx, eps)
+                G[idx] = difference(lambda th: loss(th, X, Y, forward), theta, j, idx, eps)
             Dnum.append(G)
         return Dnum
 
@@ -134,6 +140,33 @@ MEAN_TWICE = Mistake(
     "1/n applied twice",
     "δ^L already carries the mean's 1/(n·u^L); D^j = (δ^{j+1})ᵀ a^j sums over the data points, no second 1/n.",
     [lambda delta_next, a_j: delta_next.T @ a_j / a_j.shape[0]],
+)
+
+
+BIAS_GRADIENT_MEAN = Mistake(
+    "bias gradient as the mean of delta",
+    "column 0 of D^j is Σ_i δ^{j+1}_{is}·1, the sum over the data points like every other column; δ^L "
+    "already holds the 1/n of the mean, so the mean of δ gives 1/n of the bias gradient.",
+    [lambda delta_next, a_j: np.hstack([delta_next.mean(axis=0)[:, None], delta_next.T @ a_j[:, 1:]])],
+)
+BIAS_COLUMN_WRONG = Mistake(
+    "bias column wrong",
+    "your bias column is wrong: column 0 of D^j (the bias gradient, (δ^{j+1})ᵀ times a^j's column of ones) "
+    "is off, while columns 1 on (the weights) are right.",
+    [],
+)
+RETURNS_FLOAT32 = Mistake(
+    "returns float32",
+    "your function returns float32; compute in float64: one float32 operand (X.astype(np.float32), "
+    "dtype=np.float32) makes every result after it float32, 7 digits instead of 16.",
+    [],
+)
+
+FLOAT32_PRECISION = Mistake(
+    "float32 precision",
+    "your numbers agree with the reference to 7 or 8 digits, not 16: float32's precision. Somewhere a float32 "
+    "(X.astype(np.float32), dtype=np.float32) rounded them before float64 took over again: compute in float64.",
+    [],
 )
 
 
@@ -179,6 +212,23 @@ MEAN_OVER_N = Mistake(
     "torch's MSELoss averages over all n·u^L entries, not only over the n data points: divide by Y.size.",
     [],
 )
+G_PRIME_ONE_MINUS_A = Mistake(
+    "1 - a instead of 1 - a^2",
+    "tanh'(z) = 1 − tanh(z)² = 1 − a², squared: 1 − a is not the derivative of anything here.",
+    [],
+)
+G_PRIME_SQUARE_OF_DIFFERENCE = Mistake(
+    "(1 - a)^2 instead of 1 - a^2",
+    "tanh'(z) = 1 − a², one minus the square; (1 − a)² is the square of the difference.",
+    [],
+)
+THETA_TRANSPOSED_IN_DELTA = Mistake(
+    "theta transposed in the hidden delta",
+    "δ^j = (δ^{j+1} θ^j[:, 1:]) ⊙ g'(z^j): δ^{j+1} (n, u^{j+1}) times θ^j[:, 1:] (u^{j+1}, u^j) gives "
+    "(n, u^j). With θ^j[:, 1:]ᵀ the product runs only when u^{j+1} = u^j, and is wrong there.",
+    [lambda delta_next, theta_j, a_j: (delta_next @ theta_j[:, 1:].T) * (1 - a_j[:, 1:] ** 2)],
+    same_message=True,
+)
 SIGN_FLIPPED = Mistake(
     "sign of a^L - Y flipped",
     "∂𝓛/∂a^L = (2/(n·u^L))(a^L − Y): prediction minus target.",
@@ -193,17 +243,22 @@ OUTPUT = {
     G_PRIME_OF_A: [lambda a_L, Y: 2 / Y.size * (a_L - Y) * (1 - np.tanh(a_L) ** 2)],
     G_PRIME_FORGOTTEN: [lambda a_L, Y: 2 / Y.size * (a_L - Y)],
     SIGN_FLIPPED: [lambda a_L, Y: 2 / Y.size * (Y - a_L) * (1 - a_L**2)],
+    G_PRIME_ONE_MINUS_A: [lambda a_L, Y: 2 / Y.size * (a_L - Y) * (1 - a_L)],
+    G_PRIME_SQUARE_OF_DIFFERENCE: [lambda a_L, Y: 2 / Y.size * (a_L - Y) * (1 - a_L) ** 2],
 }
 HIDDEN = {
     BIAS_IN_DELTA: BIAS_IN_DELTA.variants,
     G_PRIME_OF_A: [lambda delta_next, theta_j, a_j: (delta_next @ theta_j[:, 1:]) * (1 - np.tanh(a_j[:, 1:]) ** 2)],
     G_PRIME_FORGOTTEN: [lambda delta_next, theta_j, a_j: delta_next @ theta_j[:, 1:]],
+    G_PRIME_ONE_MINUS_A: [lambda delta_next, theta_j, a_j: (delta_next @ theta_j[:, 1:]) * (1 - a_j[:, 1:])],
+    THETA_TRANSPOSED_IN_DELTA: THETA_TRANSPOSED_IN_DELTA.variants,
 }
-LAYER = [TRANSPOSED_D, BIAS_GRADIENT_MISSING, MEAN_TWICE]
+LAYER = [TRANSPOSED_D, BIAS_GRADIENT_MISSING, MEAN_TWICE, BIAS_GRADIENT_MEAN]
 
 
 def _as_step(mistake, variants):
-    return Mistake(mistake.name, mistake.why, variants, mistake.shape, mistake.only)
+    return Mistake(mistake.name, mistake.why, variants, mistake.shape, mistake.only, mistake.same_message,
+                   mistake.explain)
 
 
 def _backward_mistakes():
@@ -224,6 +279,8 @@ def _backward_mistakes():
 
     variants = [backward_with(hidden_delta=v) for v in HIDDEN[BIAS_IN_DELTA]]
     out.append(Mistake(BIAS_IN_DELTA.name, BIAS_IN_DELTA.why, variants, shape=extra_row))
+    out.append(_as_step(THETA_TRANSPOSED_IN_DELTA,
+                        [backward_with(hidden_delta=v) for v in HIDDEN[THETA_TRANSPOSED_IN_DELTA]]))
     for m in LAYER:
         out.append(_as_step(m, [backward_with(layer_gradient=v) for v in m.variants]))
     out.append(_as_step(G_PRIME_OF_Z, [_backward_one_minus_z_squared]))
@@ -254,7 +311,23 @@ def _forward_mistakes():
     def a_shape(change):
         return lambda case, key: change(case, key[1])
 
+    def hidden_without_bias_unit(product):
+        def forward(theta, X):
+            a = [with_bias_unit(X)]  # a^0 = [1, X], right
+            for j in range(len(theta)):
+                a.append(np.tanh(product(a[j], theta[j])))  # a^{j+1} = g(z^{j+1}): no bias unit on hidden layers
+            return a
+
+        return forward
+
     return [
+        Mistake("bias unit missing on the hidden layers",
+                "a^j has u^j columns; θ^j expects u^j + 1: the bias unit is missing. a^j = [1, g(z^j)] for every "
+                "hidden layer, not only a^0 = [1, X].",
+                [hidden_without_bias_unit(lambda a_j, theta_j: a_j @ theta_j.T),
+                 hidden_without_bias_unit(lambda a_j, theta_j: np.dot(a_j, theta_j.T))],
+                same_message=True,
+                explain=lambda case: f"a^1 has {case.units[1]} columns; θ^1 expects {case.units[1] + 1}"),
         Mistake("bias unit missing", "a^j = [1, g(z^j)] carries a column of ones in front for every j < L "
                 "(a^0 = [1, X] too): the bias unit.",
                 [forward_with(bias=no_bias_unit, weights=lambda a_j, theta_j: a_j @ theta_j[:, 1:].T + theta_j[:, 0])],
@@ -381,9 +454,9 @@ def _adam_mistakes():
 
 
 INPUT_MODIFIED = Mistake(
-    "input arrays modified in place",
-    "the function changed an array it was given; compute new arrays (e.g. x = x + 1, not x += 1) and leave "
-    "the caller's alone.",
+    "input modified in place",
+    "the function changed an argument it was given (an array's entries, or a list's items); compute new ones "
+    "(x = x + 1, not x += 1; a new list, not a.append) and leave the caller's alone.",
     [],
 )
 THETA_NOT_RESTORED = Mistake(
@@ -405,10 +478,29 @@ MISTAKES = {
 WATCHED = ("forward", "output_delta", "layer_gradient", "hidden_delta", "backward", "numerical_gradient")
 
 
+# blame follows dependencies: a function the student wrote may call the student's other functions
+DEPENDS = {"backward": ("output_delta", "layer_gradient", "hidden_delta"), "numerical_gradient": ("forward",)}
+
+
+def composed(name, functions):
+    """The right ``name`` built on ``functions`` (the student's, by name) where it would call them: what the
+    student's ``name`` gives when its only fault is theirs."""
+    if name == "backward":
+        return backward_with(**functions)
+    if name == "numerical_gradient":
+        return numerical_gradient_with(central, forward=functions["forward"])
+    raise ValueError(f"name: {name!r} calls no other exercise; expected one of {', '.join(DEPENDS)}")
+
+
 def names():
     """Every mistake the checker can name, by exercise (the optimizer steps may update theta in place)."""
     out = {exercise: [m.name for m in ms] for exercise, ms in MISTAKES.items()}
     out["numerical_gradient"].append(THETA_NOT_RESTORED.name)
     for exercise in WATCHED:
         out[exercise].append(INPUT_MODIFIED.name)
+    for exercise in ("layer_gradient", "backward", "numerical_gradient"):  # the answers shaped like theta
+        out[exercise].append(BIAS_COLUMN_WRONG.name)
+    for exercise in out:
+        out[exercise].append(RETURNS_FLOAT32.name)
+    out["forward"].append(FLOAT32_PRECISION.name)
     return out
