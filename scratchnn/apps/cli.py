@@ -8,6 +8,9 @@
     scratchnn check FILE.py [--only NAME] [--timeout S]
                                             the exercise functions in FILE against torch, mistakes named,
                                             each verdict printed as it comes (each function in a child process)
+    scratchnn grade SUBMISSIONS... --out DIR [--jobs N] [--timeout S] [--only NAME]
+                                            a class: each .py file or .ipynb notebook checked in its own
+                                            process; DIR/grades.csv and DIR/report.html; resumable
     scratchnn play [--port 5006] [--no-browser]   the playground: retrain and redraw at every change (needs [play])
 
 Long fits show a progress bar; Ctrl-C stops them and writes what was trained
@@ -16,6 +19,9 @@ bad flags exit with status 2. ``check`` exits with 0 when every function it
 finds is right, 1 when one is wrong, timed out or crashed, 2 when FILE cannot be
 imported or defines none of the exercise functions, 130 on Ctrl-C (the verdicts
 so far printed).
+``grade`` exits with 0 when the class is graded (wrong answers included), 2 when
+a path is not a submission or none is found, 130 on Ctrl-C (rerun it to grade
+the rest).
 """
 
 import argparse
@@ -34,6 +40,7 @@ from ..table import units_label
 from ..teaching import plots
 from ..teaching.exercises import NAMES as EXERCISE_NAMES
 from ..teaching.exercises import TIMEOUT as CHECK_TIMEOUT
+from ..teaching.exercises import grade as grading
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
@@ -128,7 +135,7 @@ def _add_fit_flags(p, units_help):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchnn", description="The workshop's MLP from scratch, checked against torch.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep,check,play}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{workshop,fit,sweep,check,grade,play}")
 
     p = sub.add_parser("workshop", help="reproduce the workshop notebook: three models, scratchnn beside torch",
                        description="Train the notebook's three models (1-5-1, 1-10-1, 1-5-5-1; Adam lr 0.015, "
@@ -207,6 +214,24 @@ def build_parser():
                    help=f"the seconds each function may take on all the nets; one that takes longer is stopped "
                         f"and reported with the line it was running (default {CHECK_TIMEOUT:g})")
     p.set_defaults(run=cmd_check, parser=p)
+
+    p = sub.add_parser("grade", help="check a class's submissions, each in its own process: grades.csv, report.html",
+                       description="Check every submission (a .py file; an .ipynb exercise notebook, whose "
+                                   "functions are taken from its code cells without running it; or a folder of "
+                                   "them) in its own process, --jobs at a time; write DIR/grades.csv (a row per "
+                                   "submission) and DIR/report.html (the class table and its most common "
+                                   "mistakes) and print a summary. Each result is kept in DIR/results/: a rerun "
+                                   "checks only the submissions without one, or whose file changed. Exit status "
+                                   "0: graded, 2: no submission, 130: Ctrl-C.")
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION", help=".py files, .ipynb notebooks or folders")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for grades.csv, report.html and the results a rerun resumes from")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="submissions checked at once (default: %(default)s)")
+    p.add_argument("--timeout", type=_positive_float, default=grading.TIMEOUT, metavar="S",
+                   help="seconds each function may take on all the nets (default: %(default)s)")
+    p.add_argument("--only", nargs="+", action="extend", choices=EXERCISE_NAMES, metavar="NAME",
+                   help=f"grade only these functions (default: all of {', '.join(EXERCISE_NAMES)})")
+    p.set_defaults(run=cmd_grade, parser=p)
 
     p = sub.add_parser("play", help="the playground in the browser: the net retrains and redraws at every change",
                        description="Serve the playground (a Panel app) on localhost: data set, widths, activation, "
@@ -463,6 +488,28 @@ def cmd_sweep(parser, args):
 # --------------------------------------------------------------------- check
 def cmd_check(parser, args):
     return run_file(args.file, only=args.only, timeout=args.timeout)
+
+
+# --------------------------------------------------------------------- grade
+def cmd_grade(parser, args):
+    try:
+        subs = grading.submissions(args.submissions)
+    except grading.SubmissionError as exc:
+        print(f"scratchnn grade: {exc}", file=sys.stderr)
+        return 2
+    if not subs:
+        print(f"scratchnn grade: no .py file or .ipynb notebook in {', '.join(args.submissions)}", file=sys.stderr)
+        return 2
+    print(f"grade: {len(subs)} submission{'s' if len(subs) > 1 else ''}, {args.jobs} at a time, each in its own "
+          f"process; results in {os.path.join(args.out, 'results')}", flush=True)
+    result = grading.grade(subs, args.out, jobs=args.jobs, timeout=args.timeout, only=args.only,
+                           log=lambda line: print(line, flush=True))
+    print(result.summary())
+    if result.interrupted:
+        print(f"scratchnn grade: interrupted; {len(result.rows)} of {result.total} submissions graded and kept in "
+              f"{os.path.join(args.out, 'results')}: rerun the same command to grade the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
 
 
 # ---------------------------------------------------------------------- play
