@@ -13,7 +13,7 @@ import pytest
 
 from exercise_mistakes import PLANTED
 from scratchnn.apps import cli
-from scratchnn.teaching.exercises import NAMES, check, hint, mistake_names
+from scratchnn.teaching.exercises import NAMES, check, check_file, hint, mistake_names
 from scratchnn.teaching.exercises.hints import HINTS
 
 ROOT = Path(__file__).parent.parent
@@ -238,3 +238,105 @@ def test_without_torch_it_checks_against_scratchnns_engine(tmp_path):
     # the solutions' backward calls layer_gradient, so it inherits the mistake
     assert "layer_gradient: WRONG: transposed D" in done.stdout and "backward: WRONG: transposed D" in done.stdout
     assert done.stdout.rstrip().endswith("check: 6 of 8 functions right; wrong: layer_gradient, backward")
+
+
+# ------------------------------------------------------- diagnoses that teach
+def _planted(exercise, mistake):
+    (fn,) = [f for e, m, f in PLANTED if (e, m) == (exercise, mistake)]
+    return fn
+
+
+def test_a_function_that_raises_on_some_nets_and_is_wrong_on_others_says_both():
+    # nets 1-3 have u^{j+1} != u^j where hidden_delta is called, net 4 (2-2-2) is square
+    result = check({"hidden_delta": _planted("hidden_delta", "theta transposed in the hidden delta")},
+                   quiet=True).results["hidden_delta"]
+    lines = result.details()
+    assert lines[0].startswith("raised on nets 1–3; on net 4 it returned wrong values (max rel diff 0.")
+    assert lines[1].startswith("on net 1 it raised ValueError: matmul")
+    assert any(line.startswith("worst on net 4: delta^1, entry") for line in lines)
+    assert str(result).splitlines()[1].startswith("net 4: units 2-2-2")  # the table shown is net 4's
+
+
+@pytest.mark.parametrize("exercise, mistake", [(e, m) for e, m, _ in PLANTED
+                                               if e in ("sgd_momentum_step", "adam_step")])
+def test_the_worst_entry_names_a_step_the_table_shows(exercise, mistake):
+    result = check({exercise: _planted(exercise, mistake)}, quiet=True).results[exercise]
+    (worst,) = [line for line in result.details() if line.startswith("worst on net")]
+    if "(step " in worst:
+        step = worst.split("(step ")[1].split(")")[0]
+        assert f"(step {step})" in result.table(), str(result)
+
+
+def test_the_in_place_note_says_which_argument_and_how():
+    text = str(check({"forward": _planted("forward", "input modified in place")}, quiet=True))
+    assert "on net 1 it changed an argument in place: X (an array): 12 of 12 entries changed, X[0, 0] was" in text
+
+    text = str(check({"backward": _planted("backward", "input modified in place")}, quiet=True))
+    assert "it changed an argument in place: a (a list): its item a[2], an array, changed in place: 8 of 8" in text
+
+    def backward(theta, a, Y):
+        a.append(None)  # a list grown by the callee
+        return _solutions().backward(theta, a[:-1], Y)
+
+    text = str(check(backward, quiet=True))
+    assert "it changed an argument in place: a (a list): it had 3 items, now 4" in text
+
+
+BLAMED = SOLUTIONS.read_text() + '''
+
+def output_delta(a_L, Y):
+    return 2 / Y.size * (a_L - Y) * (1 - a_L)
+
+
+def forward(theta, X):
+    n = X.shape[0]
+    a = [np.hstack([np.ones((n, 1)), X])]
+    for j in range(len(theta)):
+        z = a[j] @ theta[j].T
+        a.append(z if j + 1 == len(theta) else np.hstack([np.ones((n, 1)), np.tanh(z)]))
+    return a
+'''
+
+
+def test_blame_follows_dependencies(tmp_path):
+    """The solutions' backward calls output_delta, and numerical_gradient calls forward: both are right
+    code made wrong by the functions they call, and the report says so."""
+    path = tmp_path / "mine.py"
+    path.write_text(BLAMED)
+    report = check_file(path, only=["forward", "output_delta", "backward", "numerical_gradient", "adam_step"],
+                        reference="scratchnn")
+    results = report.results
+    assert results["output_delta"].verdict == "output_delta: WRONG: 1 - a instead of 1 - a^2"
+    assert results["backward"].blame == ["output_delta"]
+    assert "backward is wrong because output_delta is: fix that first." in results["backward"].details()
+    assert results["numerical_gradient"].blame == ["forward"]
+    assert results["numerical_gradient"].verdict.endswith("(because forward is wrong)")
+    assert results["adam_step"].passed and results["forward"].blame == []
+
+
+def test_blame_checks_a_dependency_that_was_not_asked_for(tmp_path):
+    """check(backward) in a notebook: output_delta is in backward's globals, so it is checked too, quietly."""
+    path = tmp_path / "mine.py"
+    path.write_text(BLAMED)
+    report = check_file(path, only=["backward"], reference="scratchnn")
+    assert list(report.results) == ["backward"] and report.results["backward"].blame == ["output_delta"]
+
+
+def test_a_wrong_dependency_that_does_not_explain_the_error_is_not_blamed(tmp_path):
+    """output_delta is wrong, but this backward computes its own delta^L (right) and doubles D: its own fault."""
+    path = tmp_path / "mine.py"
+    path.write_text(BLAMED + '''
+
+def backward(theta, a, Y):
+    L = len(theta)
+    D = [None] * L
+    delta = 2 / Y.size * (a[L] - Y) * (1 - a[L] ** 2)
+    for j in range(L - 1, -1, -1):
+        D[j] = 2 * delta.T @ a[j]
+        if j > 0:
+            delta = hidden_delta(delta, theta[j], a[j])
+    return D
+''')
+    result = check_file(path, only=["backward"], reference="scratchnn").results["backward"]
+    assert not result.passed and result.blame == []
+    assert not any("because" in line for line in result.details())
