@@ -29,6 +29,7 @@ crashed), ``timeout`` and ``missing`` (not written, or not defined).
 
 import ast
 import csv
+import faulthandler
 import hashlib
 import html
 import io
@@ -172,7 +173,7 @@ def extract_notebook(path, dest):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = "".join(map(str, source)) if isinstance(source, list) else str(source)
         if source.lstrip().startswith("%%"):
             notes.append(f"cell {number} is a {source.split()[0]} cell: left out")
             continue
@@ -192,11 +193,11 @@ def extract_notebook(path, dest):
             elif _defined(node) is not None:
                 defined.pop(_defined(node), None)  # the later definition, placed where it comes
                 defined[_defined(node)] = f"# cell {number}\n{text}"
-    parts = [f"# The imports, definitions and constants of {base}'s code cells, extracted by scratchnn grade;\n"
-             f"# the notebook itself was not run.\n"] + future
-    parts += [f"try:\n    {text.strip()}\nexcept ImportError:\n    pass\n" for text in imports]
-    parts += [text + "\n" for text in defined.values()]
-    _write_atomic(dest, "\n\n".join(parts))
+    head = (f"# The imports, definitions and constants of {base}'s code cells, extracted by scratchnn grade;\n"
+            f"# the notebook itself was not run.")
+    wrapped = [f"try:\n    {text.strip()}\nexcept ImportError:\n    pass" for text in imports]
+    parts = ["\n".join([head] + future), "\n".join(wrapped)] + list(defined.values())
+    _write_atomic(dest, "\n\n\n".join(p for p in parts if p) + "\n")
     return notes
 
 
@@ -280,6 +281,7 @@ def check_submission(sub, out, settings):
 def _child(sub, out, settings, path):
     """The forked child's life: its own process group, its output to /dev/null, check, save, exit."""
     os.setpgid(0, 0)  # a Ctrl-C in the terminal reaches the parent only, which stops the group
+    faulthandler.disable()  # a crash is told by the exit status, not by a traceback on the parent's terminal
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -357,7 +359,7 @@ def row_of(record, names):
                 unwritten.append(name)
             elif fn["status"] not in GRADE_OF_STATUS:
                 notes.append(f"{name}: {fn['status']}")
-            if fn["blame"] and grade != "right":
+            if fn["blame"] and grade == "wrong":
                 blamed.append(f"{name} is wrong because {' and '.join(fn['blame'])} "
                               f"{'is' if len(fn['blame']) == 1 else 'are'}")
         row[name] = grade
@@ -383,25 +385,26 @@ def write_csv(path, rows, names):
 
 
 def mistake_counts(records, names):
-    """Per function, ``[(count, mistake name, why), ...]``, most common first, over the records given.
+    """Per function, ``[(count, mistake, why, named), ...]`` over the records, most common first.
 
-    Besides the named mistakes: ``wrong because F is`` (blame) and ``wrong, no known mistake matches``.
+    ``named`` is True for the checker's named mistakes; the others are ``wrong because F is wrong`` (the
+    student's other function explains it) and ``wrong, no known mistake matches``.
     """
     counts = {name: {} for name in names}
     for record in records:
         for name in names:
             fn = record["functions"].get(name)
-            if fn is None or GRADE_OF_STATUS.get(fn["status"], "wrong") != "wrong" or fn["status"] == "crashed":
+            if fn is None or fn["status"] != "wrong":
                 continue
-            found = [(m["name"], m["why"]) for m in fn["mistakes"]]
+            found = [(m["name"], m["why"], True) for m in fn["mistakes"]]
             if fn["blame"]:
-                found.append((f"wrong because {' and '.join(fn['blame'])} "
-                              f"{'is' if len(fn['blame']) == 1 else 'are'} wrong", "fix that function first."))
+                found.append((f"wrong because {' and '.join(fn['blame'])} {'is' if len(fn['blame']) == 1 else 'are'}"
+                              f" wrong", "Fix that function first: this one may then be right.", False))
             if not found:
-                found.append(("wrong, no known mistake matches", "read these submissions' details."))
+                found.append(("wrong, no known mistake matches", "See these submissions' details below.", False))
             for key in dict.fromkeys(found):
                 counts[name][key] = counts[name].get(key, 0) + 1
-    return {name: sorted(((n, k[0], k[1]) for k, n in c.items()), key=lambda t: (-t[0], t[1]))
+    return {name: sorted(((n,) + key for key, n in c.items()), key=lambda t: (-t[0], not t[3], t[1]))
             for name, c in counts.items()}
 
 
@@ -429,10 +432,12 @@ def _not_written(*args):
     raise NotImplementedError("your code here")
 
 
-def _warm_up(reference):
-    """One check of functions that are not written: the references (torch's optimizers import most of torch the
-    first time) are computed here once, and every child forked afterwards starts with them imported."""
-    check({name: _not_written for name in NAMES}, reference=reference, quiet=True)
+def _warm_up(names, reference):
+    """One check of ``names`` not written: what the references need (torch's optimizers import most of torch the
+    first time) is imported here once, and every child forked afterwards starts with it."""
+    report = check({name: _not_written for name in names}, reference=reference, quiet=True)
+    if getattr(report, "stopped", False):  # the checker keeps a Ctrl-C to itself; here it stops the grading
+        raise KeyboardInterrupt
 
 
 class Grading:
@@ -449,23 +454,24 @@ class Grading:
             return "checked against torch (autograd, torch.optim)"
         return "checked against scratchnn's engine" + (" (torch is not installed)" if self.torch_missing else "")
 
-    def summary(self, top=8):
+    def summary(self, top=10):
         """The lines printed at the end: submissions, per function how many right, the common mistakes, the time."""
         n = len(self.rows)
         lines = [f"grade: {n} submission{'s' if n != 1 else ''}"
                  + ("" if n == self.total else f" of {self.total}") + f", {self.against()}"]
-        width = max(map(len, self.names))
-        for name in self.names:
-            right = sum(r[name] == "right" for r in self.rows)
-            others = [f"{sum(r[name] == g for r in self.rows)} {g}" for g in GRADES[1:]
-                      if any(r[name] == g for r in self.rows)]
-            lines.append(f"  {name:<{width}}  {right} of {n} right" + (f" ({', '.join(others)})" if others else ""))
+        width = max(map(len, self.names)) + 1
+        lines += ["  " + _tally(name, self.rows, width) for name in self.names]
         common = sorted(((count, name, mistake) for name, found in mistake_counts(self.records, self.names).items()
-                         for count, mistake, _ in found), key=lambda t: (-t[0], self.names.index(t[1]), t[2]))
+                         for count, mistake, _, named in found if named),
+                        key=lambda t: (-t[0], self.names.index(t[1]), t[2]))
         if common:
             lines.append("most common mistakes:")
             lines += [f"  {count} of {n}: {name}: {mistake}" for count, name, mistake in common[:top]]
-        unusable = [r["file"] for r in self.rows if r["note"].startswith(("unusable", "timed out", "crashed"))]
+            if len(common) > top:
+                lines.append(f"  and {len(common) - top} more: see report.html")
+        folder = _folder(self.rows)
+        unusable = [_short(r["file"], folder) for r in self.rows
+                    if r["note"].startswith(("unusable", "timed out", "crashed"))]
         if unusable:
             lines.append(f"not checked ({len(unusable)}): {', '.join(unusable)}: see the note column")
         lines.append(f"{self.checked} checked now, {self.reused} reused from {os.path.join(self.out, 'results')}, "
@@ -503,7 +509,7 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
     interrupted = False
     if todo:
         try:
-            _warm_up(resolved)
+            _warm_up(names, resolved)
             _run_children(todo, out, settings, hashes, jobs, wall, names, log, len(subs) - len(todo), len(subs))
         except KeyboardInterrupt:
             interrupted = True
@@ -518,13 +524,16 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
     return grading
 
 
-def _kill(process):
-    """Stop a child and its own children (its process group), and reap it."""
+def _kill(process, out, sub):
+    """Stop a child and its own children (its process group), reap it, remove the files it was writing."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except OSError:  # gone already, or its group not yet made: the child itself
         process.kill()
     process.join()
+    for path in (result_path(out, sub), os.path.join(out, "extracted", sub.key + ".py")):
+        if os.path.exists(f"{path}.tmp{process.pid}"):
+            os.remove(f"{path}.tmp{process.pid}")
 
 
 def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, total):
@@ -564,7 +573,7 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                     process.join()
                     ended = _ended(process.exitcode)
                 else:
-                    _kill(process)
+                    _kill(process, out, sub)
                     ended = {"kind": "timeout", "text": f"the check did not finish within {wall:g} s: stopped"}
                 record = _finish(out, sub, settings, hashes[sub.path], ended)
                 finished += 1
@@ -572,8 +581,8 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                 log(f"[{finished}/{total}] {sub.name}: {row['score']} of {row['out_of']} right"
                     + (f"; {row['note']}" if row["note"] else ""))
     except KeyboardInterrupt:
-        for process, _, _ in running.values():
-            _kill(process)
+        for process, sub, _ in running.values():
+            _kill(process, out, sub)
         raise
 
 
@@ -608,20 +617,36 @@ def _finish(out, sub, settings, sha256, ended):
 
 # -------------------------------------------------------------------- page
 _CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; padding: 0 1em; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; } h3 { font-size: 1.05em; margin-bottom: .3em; }
 table.grades { border-collapse: collapse; font-size: 13px; }
 table.grades th, table.grades td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
 table.grades th { background: #f2f2f2; position: sticky; top: 0; }
-td.right { background: #cfe2f3; } td.wrong { background: #f9cb9c; font-weight: 600; }
-td.timeout { background: #fff2a8; font-weight: 600; } td.missing { background: #e6e6e6; color: #555; }
-td.score { text-align: right; font-weight: 600; } td.note { color: #444; max-width: 28em; }
+td.file { white-space: nowrap; } td.score { text-align: right; font-weight: 600; white-space: nowrap; }
+td.note { color: #444; min-width: 24em; max-width: 40em; }
+.right { background: #cfe2f3; } .wrong { background: #f9cb9c; font-weight: 600; }
+.timeout { background: #fff2a8; font-weight: 600; } .missing { background: #e6e6e6; color: #555; }
+td.right, td.wrong, td.timeout, td.missing { white-space: nowrap; }
 .legend span { display: inline-block; padding: .1em .6em; margin-right: .5em; border: 1px solid #bbb; }
-ul.mistakes { margin-top: .2em; } ul.mistakes li { margin-bottom: .3em; } .count { font-weight: 600; }
-.why, .hint { color: #444; } .hint { font-style: italic; }
+section.function { max-width: 60em; } ul.mistakes { margin-top: .2em; } ul.mistakes li { margin-bottom: .3em; }
+.count { font-weight: 600; } .why { color: #444; } .hint { font-style: italic; color: #444; }
 details { margin: .2em 0; } details pre { background: #f7f7f7; padding: .5em; white-space: pre-wrap; font-size: 12px; }
 """
-_MARK = {"right": "✓ right", "wrong": "✗ wrong", "timeout": "⌛ timeout", "missing": "– missing"}
+# colour-blind safe (blue / orange / yellow / grey, no red against green), and the word in every cell
+_MARK = {"right": "✓ right", "wrong": "✗ wrong", "timeout": "◔ timeout", "missing": "– missing"}
+
+
+def _folder(rows):
+    """The folder every row's file is in (shown once above the table), or ""."""
+    try:
+        folder = os.path.commonpath([os.path.dirname(r["file"]) or "." for r in rows]) if rows else ""
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return "" if folder in (".", os.sep) else folder
+
+
+def _short(file, folder):
+    return os.path.relpath(file, folder) if folder else file
 
 
 def report_html(grading):
@@ -629,39 +654,48 @@ def report_html(grading):
     e = html.escape
     names, rows, n = grading.names, grading.rows, len(grading.rows)
     state = (f"{n} of {grading.total} submissions graded (interrupted: rerun the same command to grade the rest)"
-             if n < grading.total else f"{n} submissions")
+             if n < grading.total else f"{n} submission{'s' if n != 1 else ''}")
+    folder = _folder(rows)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>scratchnn grade: {e(state)}</title><style>{_CSS}</style></head><body>",
              f"<h1>scratchnn grade: {e(state)}</h1>",
-             f"<p>{e(grading.against().capitalize())}; {e(_settings_text(grading.settings))}. "
-             f"Written {e(time.strftime('%Y-%m-%d %H:%M'))}.</p>",
+             f"<p>{e(grading.against().capitalize())}; {e(_settings_text(grading.settings))}"
+             + (f"; the files are in {e(folder)}" if folder else "")
+             + f". Written {e(time.strftime('%Y-%m-%d %H:%M'))}.</p>",
              '<p class="legend">' + "".join(f'<span class="{g}">{e(_MARK[g])}</span>' for g in GRADES) + "</p>",
              "<h2>The class</h2>", '<table class="grades"><thead><tr><th>file</th>'
              + "".join(f"<th>{e(name)}</th>" for name in names) + "<th>score</th><th>note</th></tr></thead><tbody>"]
     for row in rows:
         cells = "".join(f'<td class="{row[name]}">{e(_MARK[row[name]])}</td>' for name in names)
-        parts.append(f"<tr><td>{e(row['file'])}</td>{cells}<td class=\"score\">{row['score']}/{row['out_of']}</td>"
-                     f'<td class="note">{e(row["note"])}</td></tr>')
+        parts.append(f'<tr><td class="file" title="{e(row["file"])}">{e(_short(row["file"], folder))}</td>{cells}'
+                     f'<td class="score">{row["score"]} / {row["out_of"]}</td><td class="note">{e(row["note"])}</td></tr>')
     parts.append("</tbody></table>")
     parts.append("<h2>What the class got wrong</h2>")
     counts = mistake_counts(grading.records, names)
     for name in names:
-        right = sum(r[name] == "right" for r in rows)
-        parts.append(f"<h3>{e(name)}: {right} of {n} right</h3>")
+        parts.append(f'<section class="function"><h3>{e(_tally(name, rows))}</h3>')
         if counts[name]:
             parts.append('<ul class="mistakes">' + "".join(
                 f'<li><span class="count">{count} of {n}</span>: {e(mistake)}. <span class="why">{e(why)}</span></li>'
-                for count, mistake, why in counts[name]) + "</ul>")
-        parts.append(f'<p class="hint">First hint: {e(HINTS[name][0])}</p>')
+                for count, mistake, why, _ in counts[name]) + "</ul>")
+        parts.append(f'<p class="hint">First hint: {e(HINTS[name][0])}</p></section>')
     parts.append("<h2>Each submission</h2>")
     for record, row in zip(grading.records, rows):
         text = [row["note"]] if row["note"] else []
         for fn in record["functions"].values():
             text += [fn["verdict"]] + ["    " + line for line in fn["details"]]
-        parts.append(f"<details><summary>{e(row['file'])}: {row['score']} of {row['out_of']} right</summary>"
-                     f"<pre>{e(chr(10).join(text) or 'nothing checked')}</pre></details>")
+        parts.append(f"<details><summary>{e(_short(row['file'], folder))}: {row['score']} of {row['out_of']} right"
+                     f"</summary><pre>{e(chr(10).join(text) or 'nothing checked')}</pre></details>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _tally(name, rows, width=0):
+    """``backward: 25 of 30 right (3 wrong, 2 missing)``."""
+    n = len(rows)
+    others = [f"{sum(r[name] == g for r in rows)} {g}" for g in GRADES[1:] if any(r[name] == g for r in rows)]
+    return f"{name + ':':<{width}} {sum(r[name] == 'right' for r in rows)} of {n} right" + (
+        f" ({', '.join(others)})" if others else "")
 
 
 def _settings_text(settings):
