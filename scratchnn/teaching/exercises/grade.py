@@ -251,10 +251,20 @@ def _function_record(result):
             "blame": list(getattr(result, "blame", None) or [])}
 
 
-def check_submission(sub, out, settings):
+def new_record(sub, settings, sha256, ended=None):
+    """A submission's record before its check: what it is, from which file (``sha256``), with which settings.
+
+    Filled in by the check: ``notes`` (a notebook's cells left out), ``error`` (why it is unusable), ``header``,
+    ``functions`` (name -> status, verdict, details, mistakes, blame), ``seconds``; or ``ended`` (``{"kind":
+    "timeout" or "crashed", "text"}``) when the check of the whole submission did not end.
+    """
+    return {"format": FORMAT, "file": sub.name, "path": sub.path, "sha256": sha256, "settings": settings,
+            "notes": [], "error": None, "ended": ended, "header": "", "functions": {}}
+
+
+def check_submission(sub, out, settings, sha256):
     """Check one submission (in the calling process); returns its record (a dict, as saved under results/)."""
-    record = {"format": FORMAT, "file": sub.name, "path": sub.path, "settings": settings, "notes": [],
-              "error": None, "ended": None, "header": "", "functions": {}}
+    record = new_record(sub, settings, sha256)
     path = sub.path
     if sub.kind == ".ipynb":
         path = os.path.join(out, "extracted", sub.key + ".py")
@@ -278,7 +288,7 @@ def check_submission(sub, out, settings):
     return record
 
 
-def _child(sub, out, settings, path):
+def _child(sub, out, settings, sha256, path):
     """The forked child's life: its own process group, its output to /dev/null, check, save, exit."""
     os.setpgid(0, 0)  # a Ctrl-C in the terminal reaches the parent only, which stops the group
     faulthandler.disable()  # a crash is told by the exit status, not by a traceback on the parent's terminal
@@ -288,12 +298,10 @@ def _child(sub, out, settings, path):
         os.dup2(null, fd)
     start = time.perf_counter()
     try:
-        record = check_submission(sub, out, settings)
+        record = check_submission(sub, out, settings, sha256)
     except BaseException as exc:  # noqa: B036 -- a bug of the checker, or what escaped the student's code
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        record = {"format": FORMAT, "file": sub.name, "path": sub.path, "settings": settings, "notes": [],
-                  "error": None, "header": "", "functions": {},
-                  "ended": {"kind": "crashed", "text": f"the check stopped with {last}"}}
+        record = new_record(sub, settings, sha256, {"kind": "crashed", "text": f"the check stopped with {last}"})
     record["seconds"] = round(time.perf_counter() - start, 3)
     try:
         _save(path, record)
@@ -552,7 +560,7 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                 # SIGINT held while forking: the child exists in `running` before a Ctrl-C can stop this loop
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
-                    process = context.Process(target=_child, args=(sub, out, settings, path), daemon=False)
+                    process = context.Process(target=_child, args=(sub, out, settings, hashes[sub.path], path))
                     process.start()
                     try:
                         os.setpgid(process.pid, process.pid)  # as the child does: whichever comes first
@@ -598,19 +606,15 @@ def _ended(exitcode):
 
 
 def _finish(out, sub, settings, sha256, ended):
-    """Add the file's hash to the child's record (or make the record of a child that did not save one); save it."""
+    """The record the child saved, or (``ended``: it did not) one saying how it ended, saved in its place."""
     path = result_path(out, sub)
-    record = None
     if ended is None:
         try:
             with open(path, encoding="utf-8") as f:
-                record = json.load(f)
+                return json.load(f)
         except (OSError, ValueError):
             ended = {"kind": "crashed", "text": "the check's process ended without a result"}
-    if record is None:
-        record = {"format": FORMAT, "file": sub.name, "path": sub.path, "settings": settings, "notes": [],
-                  "error": None, "header": "", "functions": {}, "ended": ended}
-    record["sha256"] = sha256
+    record = new_record(sub, settings, sha256, ended)
     _save(path, record)
     return record
 
