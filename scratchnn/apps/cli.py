@@ -211,8 +211,8 @@ def build_parser():
     p.add_argument("--only", nargs="+", action="extend", choices=EXERCISE_NAMES, metavar="NAME",
                    help=f"check only these functions ({', '.join(EXERCISE_NAMES)})")
     p.add_argument("--timeout", type=_positive_float, default=CHECK_TIMEOUT, metavar="SECONDS",
-                   help=f"the seconds each function may take on all the nets; one that takes longer is stopped "
-                        f"and reported with the line it was running (default {CHECK_TIMEOUT:g})")
+                   help="the seconds each function may take on all the nets; one that takes longer is stopped "
+                        "and reported with the line it was running (default %(default)s)")
     p.set_defaults(run=cmd_check, parser=p)
 
     p = sub.add_parser("grade", help="check a class's submissions, each in its own process: grades.csv, report.html",

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from multiprocessing.connection import Pipe, wait
 
 PRINTED_LINES = 6  # lines of a function's output shown after its verdict
@@ -118,7 +119,10 @@ def run(job, timeout, student=None):
     stack = tempfile.TemporaryFile()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # JAX, when a bench imported it, warns at every fork; the child runs NumPy and the student's code only
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         try:
             messages_r.close()
