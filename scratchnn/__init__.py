@@ -14,7 +14,8 @@ from .teaching.gradcheck import GradcheckResult, gradcheck
 from .losses import CRITERIA
 from .metrics import accuracy
 from .mlp import MLP, Trace
-from .optimizers import SGD, Adam
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .schedules import CosineAnnealingLR, ExponentialLR, StepLR
 from .epochs import DivergenceError, History, batches, epoch_order
 from .train import fit
 
@@ -23,13 +24,19 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "CRITERIA",
+    "Adagrad",
     "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
     "DivergenceError",
+    "ExponentialLR",
     "Explanation",
     "GradcheckResult",
     "History",
     "MLP",
+    "RMSprop",
     "SGD",
+    "StepLR",
     "TorchGenerator",
     "Trace",
     "accuracy",

@@ -3,13 +3,16 @@ r"""Optimizers that follow ``torch.optim``'s update formulas, term for term.
 Each optimizer holds the list ``theta`` it updates in place and one state
 array per theta^j, shaped like it (bias in column 0, as theta). Scalars are
 rounded to theta's dtype where torch rounds them, so float32 stays float32.
-The defaults are torch's too (``lr=1e-3`` for both).
+The defaults are torch's too (``lr=1e-3`` for SGD, Adam and AdamW, ``1e-2`` for
+RMSprop and Adagrad). ``lr`` is an attribute a schedule may change between
+steps (:mod:`scratchnn.schedules`).
 
 Weight decay is torch's ``weight_decay``: lambda theta is added to the whole
 gradient, the bias column included. That is not the regularisation of Ng's
 ex4, which adds (lambda/n) theta^j[:, 1:] and leaves the bias alone; and in
-Adam, ``weight_decay`` goes through the moment estimates (it is not AdamW's
-decoupled decay).
+Adam, ``weight_decay`` goes through the moment estimates. AdamW decays theta
+itself instead ("decoupled", Loshchilov & Hutter 2019), before the step and
+outside the gradient.
 
 SGD (``torch.optim.SGD``), with gradient ``D`` and step count ``t``:
 
@@ -26,6 +29,26 @@ Adam (``torch.optim.Adam``, Kingma & Ba 2015, as torch implements it):
     v_t   = beta2 v_{t-1} + (1 - beta2) g^2
     vhat  = max(vhat_{t-1}, v_t) if amsgrad else v_t
     theta <- theta - lr / (1 - beta1^t) * m_t / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+
+AdamW (``torch.optim.AdamW``): Adam's moments and step on g = D, after
+
+    theta <- theta (1 - lr lambda)                      (decoupled decay; the gradient is not decayed)
+
+RMSprop (``torch.optim.RMSprop``, Hinton's lecture 6e; centered: Graves 2013):
+
+    g     = D + lambda theta
+    s_t   = alpha s_{t-1} + (1 - alpha) g^2             (square_avg)
+    gbar_t = gbar_{t-1} + (1 - alpha) (g - gbar_{t-1})  (grad_avg, only when centered; torch's lerp)
+    r     = sqrt(s_t - gbar_t^2) + eps if centered else sqrt(s_t) + eps   (eps after the root)
+    b_t   = mu b_{t-1} + g / r;  theta <- theta - lr b_t   if momentum mu > 0
+    theta <- theta - lr g / r                                otherwise
+
+Adagrad (``torch.optim.Adagrad``, Duchi, Hazan & Singer 2011):
+
+    g     = D + lambda theta
+    clr   = lr / (1 + (t - 1) lr_decay)
+    G_t   = G_{t-1} + g^2                               (``sum``, starts at initial_accumulator_value)
+    theta <- theta - clr g / (sqrt(G_t) + eps)
 """
 
 import numpy as np
@@ -65,10 +88,13 @@ class Optimizer:
         self._check_D(D)
         self.t += 1
         for j in range(len(self.theta)):
-            g = D[j]
-            if self.weight_decay != 0:
-                g = g + self.theta[j] * self.dtype.type(self.weight_decay)
-            self._update(j, g)
+            self._update(j, self._decay(j, D[j]))
+
+    def _decay(self, j, g):
+        """torch's L2 weight decay: g = D^j + lambda theta^j (AdamW overrides it)."""
+        if self.weight_decay == 0:
+            return g
+        return g + self.theta[j] * self.dtype.type(self.weight_decay)
 
     def state_arrays(self):
         """The state, name -> list of arrays (one per theta^j); the engines share it."""
@@ -82,8 +108,7 @@ class SGD(Optimizer):
         super().__init__(theta, lr, weight_decay)
         self.momentum = check_real("momentum", momentum, low=0.0)
         self.dampening = check_real("dampening", dampening)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov: expected a bool, got {type(nesterov).__name__}")
+        _check_bool("nesterov", nesterov)
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov: Nesterov momentum requires momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
@@ -104,19 +129,17 @@ class SGD(Optimizer):
         return {"b": self.b}
 
 
-class Adam(Optimizer):
-    """Adam with torch's bias correction, L2 weight decay and AMSGrad."""
+class _AdamMoments(Optimizer):
+    """Adam's moments and step, shared by Adam and AdamW (which differ only in their weight decay)."""
 
-    def __init__(self, theta, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    def __init__(self, theta, lr, betas, eps, weight_decay, amsgrad):
         super().__init__(theta, lr, weight_decay)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         self.beta1 = check_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True)
         self.beta2 = check_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True)
         self.eps = check_real("eps", eps, low=0.0)
-        if not isinstance(amsgrad, (bool, np.bool_)):
-            raise TypeError(f"amsgrad: expected a bool, got {type(amsgrad).__name__}")
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = _check_bool("amsgrad", amsgrad)
         self.m = [np.zeros_like(t) for t in self.theta]  # first moments m^j
         self.v = [np.zeros_like(t) for t in self.theta]  # second moments v^j
         self.v_max = [np.zeros_like(t) for t in self.theta]  # running max of v^j (amsgrad)
@@ -137,3 +160,98 @@ class Adam(Optimizer):
 
     def state_arrays(self):
         return {"m": self.m, "v": self.v, "v_max": self.v_max}
+
+
+class Adam(_AdamMoments):
+    """Adam with torch's bias correction, L2 weight decay and AMSGrad."""
+
+    def __init__(self, theta, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(theta, lr, betas, eps, weight_decay, amsgrad)
+
+
+class AdamW(_AdamMoments):
+    """Adam with torch's decoupled weight decay: theta^j <- theta^j (1 - lr lambda) before Adam's step on D^j.
+
+    Not a subclass of :class:`Adam`: ``isinstance(opt, Adam)`` means the L2 decay, which AdamW
+    is not (the numba engine and the torch bridge tell them apart that way).
+    """
+
+    def __init__(self, theta, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(theta, lr, betas, eps, weight_decay, amsgrad)
+
+    def _decay(self, j, g):
+        if self.weight_decay != 0:
+            self.theta[j] *= self.dtype.type(1 - self.lr * self.weight_decay)
+        return g  # the gradient itself is not decayed: the moments never see lambda
+
+
+class RMSprop(Optimizer):
+    """RMSprop with torch's smoothing alpha, eps after the square root, momentum, centering and L2 weight decay."""
+
+    def __init__(self, theta, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(theta, lr, weight_decay)
+        self.alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+        self.eps = check_real("eps", eps, low=0.0)
+        self.momentum = check_real("momentum", momentum, low=0.0)
+        self.centered = _check_bool("centered", centered)
+        self.square_avg = [np.zeros_like(t) for t in self.theta]  # s^j, the running mean of g^2
+        self.grad_avg = [np.zeros_like(t) for t in self.theta]  # gbar^j, the running mean of g (centered)
+        self.b = [np.zeros_like(t) for t in self.theta]  # momentum buffers b^j
+
+    def _update(self, j, g):
+        T = self.dtype.type
+        s = self.square_avg[j]
+        s *= T(self.alpha)
+        s += g * T(1 - self.alpha) * g
+        if self.centered:
+            _lerp(self.grad_avg[j], g, T(1 - self.alpha))
+            r = np.sqrt(s - self.grad_avg[j] * self.grad_avg[j])  # the variance of g, not its second moment
+        else:
+            r = np.sqrt(s)
+        r += T(self.eps)  # eps after the root, as torch (not sqrt(s + eps))
+        if self.momentum > 0:
+            b = self.b[j]
+            b *= T(self.momentum)
+            b += g / r
+            self.theta[j] -= b * T(self.lr)
+        else:
+            self.theta[j] += T(-self.lr) * g / r
+
+    def state_arrays(self):
+        return {"square_avg": self.square_avg, "grad_avg": self.grad_avg, "b": self.b}
+
+
+class Adagrad(Optimizer):
+    """Adagrad with torch's learning-rate decay, initial accumulator, eps after the root and L2 weight decay."""
+
+    def __init__(self, theta, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+        super().__init__(theta, lr, weight_decay)
+        self.lr_decay = check_real("lr_decay", lr_decay, low=0.0)
+        self.initial_accumulator_value = check_real("initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.eps = check_real("eps", eps, low=0.0)
+        # G^j, the sum of g^2 over the steps so far (torch's state "sum")
+        self.sum = [np.full_like(t, self.initial_accumulator_value) for t in self.theta]
+
+    def _update(self, j, g):
+        T = self.dtype.type
+        clr = self.lr / (1 + (self.t - 1) * self.lr_decay)
+        G = self.sum[j]
+        G += g * g
+        self.theta[j] += T(-clr) * g / (np.sqrt(G) + T(self.eps))
+
+    def state_arrays(self):
+        return {"sum": self.sum}
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _lerp(a, end, w):
+    """a <- a + w (end - a) in place, as torch's ``lerp_`` rounds it (from the far end when w >= 0.5)."""
+    if abs(w) < 0.5:
+        a += (end - a) * w
+    else:
+        a[...] = end - (end - a) * (1 - w)

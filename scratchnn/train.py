@@ -4,6 +4,7 @@ Per epoch, exactly as the notebook's cell does for the whole batch::
 
     prediction = forward(X); loss = L(prediction, Y); record loss;
     D = backward; optimizer.step(D)
+    scheduler.step()                    (with a scheduler: the next epoch's lr)
 
 so ``history.loss[e]`` is the loss *before* epoch e's update. With
 ``batch_size`` set, each epoch visits the data in the order
@@ -22,19 +23,30 @@ import numpy as np
 
 from .checks import check_pair, check_real
 from .epochs import DivergenceError, History, batches, check_loop_args
+from .fast import refusal as numba_refusal
 from .optimizers import Adam, Optimizer
+from .schedules import Schedule
 
 ENGINES = ("numpy", "numba")
 
 
-def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch=0):
+def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, engine, start_epoch=0,
+                   scheduler=None):
     """Validate ``fit``'s arguments; returns ``(epochs, batch_size, Y, validation)`` with the criterion's
     ``(n, u^L)`` targets in Y and in validation's second entry (class indices become one-hot rows)."""
     Y = check_pair(X, Y, net)
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer: expected a scratchnn optimizer (Adam or SGD), got {type(optimizer).__name__}")
+        raise TypeError(f"optimizer: expected a scratchnn optimizer (SGD, Adam, AdamW, RMSprop or Adagrad), "
+                        f"got {type(optimizer).__name__}")
     if len(optimizer.theta) != len(net.theta) or any(a is not b for a, b in zip(optimizer.theta, net.theta)):
         raise ValueError("optimizer: it must have been built on this net's theta (e.g. Adam(net.theta))")
+    if scheduler is not None:
+        if not isinstance(scheduler, Schedule):
+            raise TypeError(f"scheduler: expected a scratchnn schedule (StepLR, ExponentialLR or CosineAnnealingLR), "
+                            f"got {type(scheduler).__name__}")
+        if scheduler.optimizer is not optimizer:
+            raise ValueError("scheduler: it must have been built on this fit's optimizer "
+                             "(e.g. CosineAnnealingLR(opt, T_max) with fit(..., optimizer=opt))")
     epochs, batch_size = check_loop_args(epochs, batch_size, seed, start_epoch)
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -42,12 +54,14 @@ def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, e
         validation = (validation[0], check_pair(*validation, net, names=("validation[0]", "validation[1]")))
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
+    if engine == "numba" and numba_refusal(optimizer, scheduler) is not None:
+        raise ValueError(numba_refusal(optimizer, scheduler))
     return epochs, batch_size, Y, validation
 
 
 def fit(
     net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, engine="numpy", start_epoch=0,
-    l2=0.0,
+    l2=0.0, scheduler=None,
 ):
     """Train ``net`` on (X, Y) with its criterion (``net.criterion``); returns a :class:`History`.
 
@@ -56,7 +70,10 @@ def fit(
     with n the number of training points (Ng's m) whatever the batch size; the validation
     loss is the criterion alone.
     ``optimizer`` defaults to the workshop's ``Adam(net.theta, lr=0.015)``.
-    ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`).
+    ``scheduler``: a schedule of ``optimizer`` (:mod:`scratchnn.schedules`), stepped once at the end
+    of every epoch, after the epoch's last optimizer step, as torch's ``scheduler.step()``.
+    ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`); it runs SGD and Adam
+    at a fixed learning rate, and refuses the other optimizers and any scheduler (ValueError).
     ``start_epoch`` numbers the first epoch (it picks the minibatch orders), so
     a fit run in pieces visits the data exactly as one run would.
     Raises :class:`DivergenceError` at the first non-finite loss.
@@ -65,20 +82,20 @@ def fit(
         optimizer = Adam(net.theta, lr=0.015)
     # the criterion's (n, u^L) targets, once for the whole fit: class indices become one-hot rows
     epochs, batch_size, Y, validation = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation,
-                                                       engine, start_epoch)
+                                                       engine, start_epoch, scheduler)
     l2 = check_real("l2", l2, low=0.0)
     if engine == "numba":
         from .fast import fit as fast_fit
 
         history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
     else:
-        history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
+        history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler)
     if len(history.loss) < epochs:
         raise DivergenceError(len(history.loss), history)
     return history
 
 
-def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
+def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0, scheduler=None):
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
     start = time.perf_counter()
@@ -94,6 +111,8 @@ def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start
                 # stop at the first non-finite loss: the history keeps the epochs before it
                 return History(losses, val_losses, "numpy", time.perf_counter() - start)
             optimizer.step(D)
+        if scheduler is not None:
+            scheduler.step()  # lr for the next epoch
         losses.append(epoch_loss)
         if validation is not None:
             val_losses.append(val_loss)

@@ -15,7 +15,7 @@ import torch
 
 import scratchnn as sn
 
-from .bridge import l2_term, linears, loss_function, optimizer_to_torch, theta_of, to_torch, torch_targets
+from .bridge import STATE_KEYS, l2_term, linears, loss_function, optimizer_to_torch, theta_of, to_torch, torch_targets
 from .compare import compare
 
 
@@ -56,17 +56,19 @@ def forward_loss_grad_errors(net, X, Y, l2=0.0):
     }
 
 
+OPTIMIZERS = {"adam": sn.Adam, "sgd": sn.SGD, "adamw": sn.AdamW, "rmsprop": sn.RMSprop, "adagrad": sn.Adagrad}
+
+
 def make_optimizer(kind, theta, **settings):
-    """``sn.Adam`` or ``sn.SGD`` over theta."""
-    return {"adam": sn.Adam, "sgd": sn.SGD}[kind](theta, **settings)
+    """The scratchnn optimizer named ``kind`` (a key of ``OPTIMIZERS``) over theta."""
+    return OPTIMIZERS[kind](theta, **settings)
 
 
 def _torch_state(topt, model, net, opt):
     """torch's optimizer state, laid out like scratchnn's (name -> list of theta-shaped arrays)."""
-    names = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq", "b": "momentum_buffer"}
     out = {}
     for name, arrays in opt.state_arrays().items():
-        key = names[name]
+        key = STATE_KEYS[name]
         if key not in topt.state.get(linears(model)[0].weight, {}):
             continue
         out[name] = [
@@ -104,6 +106,9 @@ OPTIMIZER_CASES = {
     "sgd": {"lr": 0.05},
     "sgd momentum dampening": {"lr": 0.05, "momentum": 0.9, "dampening": 0.3},
     "sgd nesterov weight_decay": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    "adamw": {"lr": 0.01, "weight_decay": 0.1},
+    "rmsprop centered momentum": {"lr": 0.01, "momentum": 0.9, "centered": True},
+    "adagrad lr_decay weight_decay": {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.01},
 }
 
 

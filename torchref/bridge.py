@@ -4,12 +4,15 @@ theta^j ``(u^{j+1}, u^j + 1)`` is torch's ``(bias, weight)`` of the j-th
 ``nn.Linear`` side by side: ``bias = theta^j[:, 0]``, ``weight = theta^j[:, 1:]``.
 In ``nn.Sequential`` the j-th Linear is module ``2j`` and its activation ``2j + 1``.
 Each criterion of :mod:`scratchnn.losses` has its torch loss module (``LOSSES``,
-``loss_function``), and ``l2_term`` is its L2 penalty written in torch.
+``loss_function``), and ``l2_term`` is its L2 penalty written in torch. Each optimizer of
+:mod:`scratchnn.optimizers` has its ``torch.optim`` twin (``optimizer_to_torch``, state names
+in ``STATE_KEYS``), and each schedule its ``torch.optim.lr_scheduler`` twin (``scheduler_to_torch``).
 """
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim import lr_scheduler
 
 import scratchnn as sn
 
@@ -142,49 +145,99 @@ def _join(weight, bias):
     return np.concatenate([bias.detach().numpy()[:, None], weight.detach().numpy()], axis=1)
 
 
+STATE_KEYS = {  # scratchnn's optimizer state arrays (``opt.state_arrays()``) -> torch.optim's state keys
+    "m": "exp_avg",
+    "v": "exp_avg_sq",
+    "v_max": "max_exp_avg_sq",
+    "b": "momentum_buffer",
+    "square_avg": "square_avg",
+    "grad_avg": "grad_avg",
+    "sum": "sum",
+}
+
+
+def _torch_optimizer(opt, params):
+    """A fresh torch.optim optimizer with opt's settings (its lr now), single-tensor updates (torch's CPU default)."""
+    if isinstance(opt, (sn.Adam, sn.AdamW)):
+        kind = torch.optim.Adam if isinstance(opt, sn.Adam) else torch.optim.AdamW
+        return kind(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps, weight_decay=opt.weight_decay,
+                    amsgrad=opt.amsgrad, foreach=False)
+    if isinstance(opt, sn.SGD):
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, dampening=opt.dampening,
+                               weight_decay=opt.weight_decay, nesterov=opt.nesterov, foreach=False)
+    if isinstance(opt, sn.RMSprop):
+        return torch.optim.RMSprop(params, lr=opt.lr, alpha=opt.alpha, eps=opt.eps, weight_decay=opt.weight_decay,
+                                   momentum=opt.momentum, centered=opt.centered, foreach=False)
+    if isinstance(opt, sn.Adagrad):
+        return torch.optim.Adagrad(params, lr=opt.lr, lr_decay=opt.lr_decay, weight_decay=opt.weight_decay,
+                                   initial_accumulator_value=opt.initial_accumulator_value, eps=opt.eps,
+                                   foreach=False)
+    raise TypeError(f"opt: expected a scratchnn optimizer (SGD, Adam, AdamW, RMSprop, Adagrad), "
+                    f"got {type(opt).__name__}")
+
+
+def _in_use(opt, name):
+    """Whether torch keeps state ``name`` for opt's settings (it skips the buffers a setting leaves unused)."""
+    if name == "v_max":
+        return opt.amsgrad
+    if name == "b":
+        return opt.momentum != 0
+    if name == "grad_avg":
+        return opt.centered
+    return True
+
+
 def optimizer_to_torch(opt, model):
     """A ``torch.optim`` optimizer over ``model`` with opt's settings and state."""
     params = [p for m in linears(model) for p in (m.weight, m.bias)]
-    if isinstance(opt, sn.Adam):
-        topt = torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps,
-                                weight_decay=opt.weight_decay, amsgrad=opt.amsgrad, foreach=False)
-    elif isinstance(opt, sn.SGD):
-        topt = torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, dampening=opt.dampening,
-                               weight_decay=opt.weight_decay, nesterov=opt.nesterov, foreach=False)
-    else:
-        raise TypeError(f"opt: expected scratchnn.Adam or scratchnn.SGD, got {type(opt).__name__}")
+    topt = _torch_optimizer(opt, params)
     if opt.t > 0:
         for j, m in enumerate(linears(model)):
             for k, p in enumerate((m.weight, m.bias)):
                 st = topt.state[p]
-                if isinstance(opt, sn.Adam):
+                if not isinstance(opt, sn.SGD):  # torch's SGD counts no steps
                     st["step"] = torch.tensor(float(opt.t))
-                    st["exp_avg"] = _split(opt.m[j])[k]
-                    st["exp_avg_sq"] = _split(opt.v[j])[k]
-                    if opt.amsgrad:
-                        st["max_exp_avg_sq"] = _split(opt.v_max[j])[k]
-                elif opt.momentum != 0:
-                    st["momentum_buffer"] = _split(opt.b[j])[k]
+                for name, arrays in opt.state_arrays().items():
+                    if _in_use(opt, name):
+                        st[STATE_KEYS[name]] = _split(arrays[j])[k]
     return topt
 
 
 def optimizer_from_torch(topt, model, opt):
-    """Copy a torch optimizer's state over ``model`` into scratchnn optimizer ``opt`` (in place)."""
+    """Copy a torch optimizer's state and learning rate over ``model`` into scratchnn optimizer ``opt`` (in place)."""
     steps = set()
     for j, m in enumerate(linears(model)):
         sw, sb = topt.state.get(m.weight, {}), topt.state.get(m.bias, {})
-        if isinstance(opt, sn.Adam):
-            if "step" in sw:
-                steps.add(int(sw["step"]))
-                opt.m[j][...] = _join(sw["exp_avg"], sb["exp_avg"])
-                opt.v[j][...] = _join(sw["exp_avg_sq"], sb["exp_avg_sq"])
-                if opt.amsgrad:
-                    opt.v_max[j][...] = _join(sw["max_exp_avg_sq"], sb["max_exp_avg_sq"])
-        elif sw.get("momentum_buffer") is not None:
-            opt.b[j][...] = _join(sw["momentum_buffer"], sb["momentum_buffer"])
-    if isinstance(opt, sn.Adam):
-        opt.t = steps.pop() if steps else 0
-    else:
+        if "step" in sw:
+            steps.add(int(sw["step"]))
+        for name, arrays in opt.state_arrays().items():
+            if sw.get(STATE_KEYS[name]) is not None:
+                arrays[j][...] = _join(sw[STATE_KEYS[name]], sb[STATE_KEYS[name]])
+    opt.lr = topt.param_groups[0]["lr"]  # a schedule may have moved it
+    if isinstance(opt, sn.SGD):
         # torch's SGD counts no steps; what matters is whether its buffers exist yet
         has_buffer = any(topt.state.get(m.weight, {}).get("momentum_buffer") is not None for m in linears(model))
         opt.t = max(opt.t, 1) if has_buffer else 0
+    else:
+        opt.t = steps.pop() if steps else 0
+
+
+def scheduler_to_torch(sched, topt):
+    """A ``torch.optim.lr_scheduler`` over torch optimizer ``topt`` with sched's settings, at its epoch and lr."""
+    if isinstance(sched, sn.StepLR):
+        tsched = lr_scheduler.StepLR(topt, sched.step_size, sched.gamma)
+    elif isinstance(sched, sn.ExponentialLR):
+        tsched = lr_scheduler.ExponentialLR(topt, sched.gamma)
+    elif isinstance(sched, sn.CosineAnnealingLR):
+        tsched = lr_scheduler.CosineAnnealingLR(topt, sched.T_max, sched.eta_min)
+    else:
+        raise TypeError(f"sched: expected a scratchnn schedule (StepLR, ExponentialLR, CosineAnnealingLR), "
+                        f"got {type(sched).__name__}")
+    # built fresh (last_epoch 0, lr as it is), then moved to sched's epoch: torch's own way to resume
+    # (last_epoch=k) would take one closed-form step, which differs from the recursion in the last bits
+    for group in topt.param_groups:
+        group["initial_lr"], group["lr"] = sched.base_lr, sched.optimizer.lr
+    tsched.base_lrs = [sched.base_lr for _ in topt.param_groups]
+    tsched.last_epoch = sched.last_epoch
+    tsched._last_lr = [sched.optimizer.lr for _ in topt.param_groups]
+    return tsched

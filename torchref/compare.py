@@ -11,7 +11,8 @@ import numpy as np
 
 import scratchnn as sn
 
-from .bridge import copy_theta_from_torch, optimizer_from_torch, optimizer_to_torch, theta_of, to_torch
+from .bridge import (copy_theta_from_torch, optimizer_from_torch, optimizer_to_torch, scheduler_to_torch, theta_of,
+                     to_torch)
 from .train import fit as torch_fit
 
 
@@ -39,26 +40,28 @@ class FitGap:
 
 
 def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, resync_every=None, engine="numpy",
-            l2=0.0):
-    """Train ``net`` (in place, with scratchnn ``optimizer``) and a torch copy side by side.
+            l2=0.0, scheduler=None):
+    """Train ``net`` (in place, with scratchnn ``optimizer`` and ``scheduler``) and a torch copy side by side.
 
     Both minimise ``net.criterion`` (plus the L2 term with ``l2=λ``).
-    The torch model and optimizer start from the same parameters and state.
+    The torch model, optimizer and schedule start from the same parameters and state.
     Returns a :class:`FitGap`; ``net`` ends with scratchnn's parameters.
     """
     if optimizer is None:
         optimizer = sn.Adam(net.theta, lr=0.015)
-    epochs, batch_size, _, _ = sn.train.check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, None, engine)
+    epochs, batch_size, _, _ = sn.train.check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, None, engine,
+                                                        scheduler=scheduler)
     if resync_every is not None:
         resync_every = sn.checks.check_int("resync_every", resync_every, 1)
     model = to_torch(net)
     topt = optimizer_to_torch(optimizer, model)
+    tsched = None if scheduler is None else scheduler_to_torch(scheduler, topt)
     loss_s, loss_t, gap = [], [], []
     for e in range(epochs):
         hs = sn.fit(net, X, Y, optimizer, epochs=1, batch_size=batch_size, seed=seed, engine=engine, start_epoch=e,
-                    l2=l2)
+                    l2=l2, scheduler=scheduler)
         ht = torch_fit(model, X, Y, topt, epochs=1, batch_size=batch_size, seed=seed, start_epoch=e,
-                       criterion=net.criterion, l2=l2)
+                       criterion=net.criterion, l2=l2, scheduler=tsched)
         loss_s.append(hs.loss[0])
         loss_t.append(ht.loss[0])
         gap.append(max(float(np.max(np.abs(a - b))) for a, b in zip(net.theta, theta_of(model))))

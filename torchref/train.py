@@ -3,6 +3,7 @@
     for epoch in range(epochs):
         pred_y = model(x); optimizer.zero_grad(); loss = loss_function(pred_y, y)
         losses.append(loss.item()); loss.backward(); optimizer.step()
+        scheduler.step()                                   # with a scheduler
 
 With ``batch_size`` the batches are ``scratchnn.batches(n, batch_size, seed, epoch)``,
 the very ones the scratch engines visit.
@@ -35,10 +36,13 @@ def _as_targets(name, Y, dtype, columns, criterion):
 
 
 def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, validation=None, start_epoch=0,
-        criterion="mse", l2=0.0):
+        criterion="mse", l2=0.0, scheduler=None):
     """Train a torch ``nn.Sequential`` like ``scratchnn.fit``; returns a ``scratchnn.History``.
 
-    ``optimizer`` defaults to ``torch.optim.Adam(model.parameters(), lr=0.015)``.
+    ``optimizer`` defaults to ``torch.optim.Adam(model.parameters(), lr=0.015)``; any ``torch.optim``
+    optimizer over the model's parameters will do (``torchref.optimizer_to_torch`` makes the twin
+    of a scratchnn one). ``scheduler``: a ``torch.optim.lr_scheduler`` of ``optimizer``, stepped
+    once at the end of every epoch, as ``scratchnn.fit`` steps its schedule.
     X, Y are arrays (or tensors) of the model's dtype; Y the targets ``criterion`` takes
     (class indices for ``"cross_entropy"`` become int64). ``criterion`` is scratchnn's name:
     ``nn.MSELoss``, ``nn.BCELoss`` or ``nn.CrossEntropyLoss``. ``l2=λ`` adds
@@ -64,6 +68,8 @@ def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, valid
         Yv = _as_targets("validation[1]", validation[1], dtype, lin[-1].out_features, criterion)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.015)
+    if scheduler is not None and getattr(scheduler, "optimizer", None) is not optimizer:
+        raise ValueError("scheduler: expected a torch.optim.lr_scheduler built on this fit's optimizer")
     criterion_module = loss_function(criterion)
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
@@ -87,6 +93,8 @@ def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, valid
                 raise sn.DivergenceError(len(losses), history)
             loss.backward()
             optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         losses.append(epoch_loss)
         if validation is not None:
             val_losses.append(val_loss)

@@ -24,7 +24,24 @@ the speed is lower, and the last bits may differ from an FMA machine's.
 import numpy as np
 
 from ..mlp import MLP
-from ..optimizers import Adam
+from ..optimizers import SGD, Adam
+
+OPTIMIZERS = (SGD, Adam)  # the optimizers the kernels run (AdamW, RMSprop, Adagrad: the NumPy engine only)
+
+
+def refusal(optimizer, scheduler=None):
+    """None when the numba engine trains with ``optimizer`` and ``scheduler`` (objects or their classes),
+    else why not: one line naming the argument, for ``fit`` to raise and ``--engine auto`` to say.
+    """
+    kind = optimizer if isinstance(optimizer, type) else type(optimizer)
+    if not issubclass(kind, OPTIMIZERS):
+        return (f"optimizer: the numba engine runs SGD and Adam; {kind.__name__} runs on the NumPy engine "
+                f"(engine='numpy')")
+    if scheduler is not None:
+        name = scheduler.__name__ if isinstance(scheduler, type) else type(scheduler).__name__
+        return (f"scheduler: the numba engine trains at a fixed learning rate; {name} runs on the NumPy engine "
+                f"(engine='numpy')")
+    return None
 
 
 def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
