@@ -125,11 +125,11 @@ def test_a_saturated_tanh_net_is_named_saturated():
 
 
 def test_settings_name_what_is_wrong():
-    with pytest.raises(ValueError, match="optimizer: expected one of adam, sgd"):
-        R.Settings(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="optimizer: expected one of adam, sgd, adamw, rmsprop, adagrad"):
+        R.Settings(optimizer="lbfgs")
     with pytest.raises(ValueError, match="engine: expected one of numpy, numba"):
         R.Settings(engine="auto")
-    with pytest.raises(ValueError, match="only SGD has momentum"):
+    with pytest.raises(ValueError, match="only SGD and RMSprop have momentum"):
         R.Settings(momentum=0.9)
 
 

@@ -44,8 +44,8 @@ from ..teaching.exercises import grade as grading
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
-from .run import (COMPILE_NOTE, ENGINE_CHOICES, TORCH_EXTRA, Run, Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine,
-                  train)
+from .run import (COMPILE_NOTE, ENGINE_CHOICES, OPTIMIZERS, SCHEDULE_FIELDS, SCHEDULES, TORCH_EXTRA, WITH_MOMENTUM, Run,
+                  Settings, load_torchref, numpy_only, per_epoch_ms, relative_gap, resolve_engine, train)
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -155,8 +155,24 @@ def build_parser():
                                    "(--data) and report the accuracy on its test points.")
     _add_fit_flags(p, "layer widths u^0,...,u^L, e.g. 1,5,5,1; repeat for several models "
                       "(default: 1,5,1 and 1,10,1 and 1,5,5,1)")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                   help="torch.optim's Adam or SGD, term for term (default: %(default)s)")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                   help="torch.optim's Adam, SGD, AdamW, RMSprop or Adagrad, term for term, with torch's defaults "
+                        "for what the flags leave out; the numba engine runs adam and sgd (default: %(default)s)")
+    p.add_argument("--weight-decay", type=_nonnegative_float, default=None,
+                   help="torch's weight_decay λ: adamw decays θ by lr λ each step, the others add λθ to the "
+                        "gradient (default: the optimizer's, 0.01 for adamw, else 0)")
+    p.add_argument("--schedule", choices=tuple(SCHEDULES), default=None,
+                   help="a learning-rate schedule, stepped after every epoch: step (× --gamma every --step-size "
+                        "epochs), exp (× --gamma every epoch), cosine (from --lr down to --eta-min over --t-max "
+                        "epochs), as torch.optim.lr_scheduler's; runs on the NumPy engine (default: a fixed lr)")
+    p.add_argument("--step-size", type=_positive_int, default=None,
+                   help="with --schedule step: the epochs between two decays")
+    p.add_argument("--gamma", type=_positive_float, default=None,
+                   help="with --schedule step (default 0.1) or exp: the decay factor")
+    p.add_argument("--t-max", type=_positive_int, default=None,
+                   help="with --schedule cosine: the epochs from --lr down to --eta-min (default: --epochs)")
+    p.add_argument("--eta-min", type=_nonnegative_float, default=None,
+                   help="with --schedule cosine: the lowest learning rate (default 0)")
     p.add_argument("--lr", type=_positive_float, default=ws.WORKSHOP_LR,
                    help="learning rate (default: %(default)s, the notebook's)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
@@ -251,10 +267,12 @@ def _engine(parser, args):
     """
     if args.engine == "numpy":
         return "numpy", 0.0
-    print(COMPILE_NOTE, flush=True)
+    optimizer, schedule = getattr(args, "optimizer", "adam"), getattr(args, "schedule", None)
+    if numpy_only(optimizer, schedule) is None:
+        print(COMPILE_NOTE, flush=True)
     start = time.perf_counter()
     try:
-        engine = resolve_engine(args.engine, log=lambda line: print(line, file=sys.stderr))
+        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr), optimizer, schedule)
     except RuntimeError as exc:
         parser.error(f"--engine {exc}")
     return engine, time.perf_counter() - start
@@ -295,9 +313,21 @@ def _model_file(path, label, several):
     return path
 
 
+def _check_schedule_flags(parser, args):
+    """A schedule's flag without its schedule, or a schedule without the flag it needs, is a flag error."""
+    for field, schedules in SCHEDULE_FIELDS.items():
+        if getattr(args, field) is not None and args.schedule not in schedules:
+            parser.error(f"--{field.replace('_', '-')}: only --schedule {' or '.join(schedules)} takes it")
+    if args.schedule == "step" and args.step_size is None:
+        parser.error("--step-size: --schedule step needs it (the epochs between two decays)")
+    if args.schedule == "exp" and args.gamma is None:
+        parser.error("--gamma: --schedule exp needs it (the factor of every epoch)")
+
+
 def cmd_fit(parser, args):
-    if args.optimizer == "adam" and args.momentum != 0:
-        parser.error("--momentum: only SGD has momentum; add --optimizer sgd")
+    if args.optimizer not in WITH_MOMENTUM and args.momentum != 0:
+        parser.error("--momentum: only SGD and RMSprop have momentum; add --optimizer sgd or rmsprop")
+    _check_schedule_flags(parser, args)
     if args.compare_torch and load_torchref() is None:
         parser.error(f"--compare-torch: torch is not installed ({TORCH_EXTRA})")
     dtype = np.dtype(args.dtype)
@@ -307,8 +337,12 @@ def cmd_fit(parser, args):
     engine, _ = _engine(parser, args)
     nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
                            criterion=args.criterion)
-    settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2)
-    print(f"fit: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}, "
+    settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2,
+                        weight_decay=args.weight_decay, schedule=args.schedule, step_size=args.step_size,
+                        gamma=args.gamma, t_max=args.t_max, eta_min=args.eta_min)
+    print(f"fit: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}"
+          f"{'' if args.weight_decay is None else f' weight decay {args.weight_decay}'}"
+          f"{'' if args.schedule is None else f' schedule {args.schedule}'}, "
           f"{args.epochs} epochs, {'full batch' if args.batch_size is None else f'batches of {args.batch_size}'}, "
           f"seed {args.seed}, {args.dtype}, {args.activation}, engine {engine}"
           + ("" if data == "workshop" else f", data {data}, criterion {args.criterion}")

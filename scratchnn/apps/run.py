@@ -32,7 +32,8 @@ from ..diagnostics import saturation
 from ..epochs import DivergenceError, History
 from ..losses import get as get_criterion
 from ..mlp import MLP
-from ..optimizers import SGD, Adam
+from ..optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from ..schedules import CosineAnnealingLR, ExponentialLR, StepLR
 from ..table import units_label
 from ..train import ENGINES, fit
 
@@ -40,7 +41,10 @@ CHUNK_SECONDS = 0.25  # a chunk trains about this long at most: the delay of a S
 FIRST_CHUNK = 10  # epochs of the first chunk, which also measures the time per epoch
 DIVERGED_RISE = 2.0  # a finite loss that ends above this many times its start has diverged (Adam's early
 # overshoot ends a 5-epoch workshop fit at 1.1x its start; lr 1e6 or SGD at lr 1e4 end at 4x)
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}  # name -> class
+WITH_MOMENTUM = ("sgd", "rmsprop")
+SCHEDULES = {"step": StepLR, "exp": ExponentialLR, "cosine": CosineAnnealingLR}  # name -> class
+SCHEDULE_FIELDS = {"step_size": ("step",), "gamma": ("step", "exp"), "t_max": ("cosine",), "eta_min": ("cosine",)}
 ENGINE_CHOICES = ("auto",) + ENGINES
 TORCH_EXTRA = "pip install -e '.[torch]'"  # the one install spelling, as the README's
 COMPILE_NOTE = "compiling the numba engine (first run only, about a minute) ..."  # said before it starts
@@ -53,6 +57,10 @@ class Settings:
     ``seed`` numbers the minibatch orders (:func:`scratchnn.epoch_order`); the net's initial θ^j
     come from whoever built it (:func:`build_net`). ``engine`` is the one that trains, never
     "auto" (:func:`resolve_engine` picks it). ``l2`` is λ of λ/(2n) Σ_j ‖θ^j[:, 1:]‖².
+    ``optimizer``: adam, sgd, adamw, rmsprop or adagrad (``momentum``: sgd and rmsprop);
+    ``weight_decay`` is torch's (None: the optimizer's default, 1e-2 for AdamW, else 0).
+    ``schedule``: None (a fixed lr), "step" (``step_size``, ``gamma`` default 0.1), "exp"
+    (``gamma``) or "cosine" (``t_max`` default ``epochs``, ``eta_min`` default 0), stepped per epoch.
     """
 
     optimizer: str = "adam"
@@ -63,21 +71,59 @@ class Settings:
     seed: int = 10
     engine: str = "numpy"
     l2: float = 0.0
+    weight_decay: float | None = None
+    schedule: str | None = None
+    step_size: int | None = None
+    gamma: float | None = None
+    t_max: int | None = None
+    eta_min: float | None = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.engine not in ENGINES:
             raise ValueError(f"engine: expected one of {', '.join(ENGINES)} (the one that trains), got {self.engine!r}")
-        if self.optimizer == "adam" and self.momentum:
-            raise ValueError("momentum: only SGD has momentum; use optimizer 'sgd'")
+        if self.optimizer not in WITH_MOMENTUM and self.momentum:
+            raise ValueError("momentum: only SGD and RMSprop have momentum; use optimizer 'sgd' or 'rmsprop'")
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected None or one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        for field, schedules in SCHEDULE_FIELDS.items():
+            if getattr(self, field) is not None and self.schedule not in schedules:
+                raise ValueError(f"{field}: only the schedule {' or '.join(map(repr, schedules))} takes it, "
+                                 f"and the schedule is {self.schedule!r}")
+        if self.schedule == "step" and self.step_size is None:
+            raise ValueError("step_size: the step schedule needs it (epochs between two decays)")
+        if self.schedule == "exp" and self.gamma is None:
+            raise ValueError("gamma: the exp schedule needs it (the factor of every epoch)")
+        if self.engine == "numba" and numpy_only(self.optimizer, self.schedule) is not None:
+            raise ValueError(numpy_only(self.optimizer, self.schedule))
+
+
+def numpy_only(optimizer, schedule=None):
+    """None when the numba engine can train with the optimizer and schedule of these names, else why not (one line)."""
+    return fast.refusal(OPTIMIZERS[optimizer], None if schedule is None else SCHEDULES[schedule])
 
 
 def make_optimizer(settings, theta):
-    """``Adam(theta, lr)`` or ``SGD(theta, lr, momentum)`` as ``settings`` say."""
-    if settings.optimizer == "adam":
-        return Adam(theta, lr=settings.lr)
-    return SGD(theta, lr=settings.lr, momentum=settings.momentum)
+    """The optimizer ``settings`` name over theta, with their lr, momentum (SGD, RMSprop) and weight decay."""
+    kwargs = {"lr": settings.lr}
+    if settings.optimizer in WITH_MOMENTUM:
+        kwargs["momentum"] = settings.momentum
+    if settings.weight_decay is not None:
+        kwargs["weight_decay"] = settings.weight_decay
+    return OPTIMIZERS[settings.optimizer](theta, **kwargs)
+
+
+def make_scheduler(settings, optimizer):
+    """The schedule ``settings`` name over ``optimizer``, or None for a fixed learning rate."""
+    s = settings
+    if s.schedule is None:
+        return None
+    if s.schedule == "step":
+        return StepLR(optimizer, s.step_size, 0.1 if s.gamma is None else s.gamma)
+    if s.schedule == "exp":
+        return ExponentialLR(optimizer, s.gamma)
+    return CosineAnnealingLR(optimizer, s.epochs if s.t_max is None else s.t_max, s.eta_min or 0.0)
 
 
 def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, generator=10):
@@ -93,17 +139,19 @@ def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, gener
     return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion)
 
 
-def resolve_engine(name, log=print):
+def resolve_engine(name, log=print, optimizer="adam", schedule=None):
     """The engine that trains for ``--engine name``: "numpy", "numba", or "auto" (numba when usable).
 
-    "auto" falls back to NumPy with a message naming why numba is unusable; "numba" that is
-    unusable raises RuntimeError with the reason. Either way nothing is swallowed.
+    "auto" falls back to NumPy with a message naming why numba is unusable, or why it cannot
+    train with ``optimizer`` and ``schedule`` (names, as :class:`Settings` takes them: the numba
+    engine runs SGD and Adam at a fixed lr); "numba" that is unusable raises RuntimeError with
+    the reason. Either way nothing is swallowed.
     """
     if name not in ENGINE_CHOICES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINE_CHOICES)}, got {name!r}")
     if name == "numpy":
         return name
-    reason = fast.why_unusable()
+    reason = numpy_only(optimizer, schedule) or fast.why_unusable()
     if reason is None:
         return "numba"
     if name == "numba":
@@ -167,7 +215,7 @@ class TorchTwin:
     module; ``diverged_at`` the epoch of torch's first non-finite loss (torch then stops).
     """
 
-    def __init__(self, net, optimizer):
+    def __init__(self, net, optimizer, scheduler=None):
         torchref = load_torchref()
         if torchref is None:
             raise ImportError(f"the torch twin needs torch, which is not installed: {TORCH_EXTRA}")
@@ -177,6 +225,7 @@ class TorchTwin:
         self.criterion = net.criterion
         self.model = torchref.to_torch(net)
         self.optimizer = torchref.optimizer_to_torch(optimizer, self.model)
+        self.scheduler = None if scheduler is None else torchref.scheduler_to_torch(scheduler, self.optimizer)
         self.histories = []
         self.diverged_at = None
 
@@ -188,7 +237,7 @@ class TorchTwin:
         with torch_threads(self.torch, 1):
             try:
                 h = self.torchref.fit(self.model, X, Y, self.optimizer, k, s.batch_size, s.seed, start_epoch=start,
-                                      criterion=self.criterion, l2=s.l2)
+                                      criterion=self.criterion, l2=s.l2, scheduler=self.scheduler)
             except DivergenceError as exc:
                 h = exc.history
                 self.diverged_at = start + exc.epoch
@@ -198,11 +247,14 @@ class TorchTwin:
         """Record the model and optimizer state; returns the function that restores them."""
         model_state = copy.deepcopy(self.model.state_dict())
         opt_state = copy.deepcopy(self.optimizer.state_dict())
+        sched_state = None if self.scheduler is None else copy.deepcopy(self.scheduler.state_dict())
         count = len(self.histories)
 
         def restore():
             self.model.load_state_dict(model_state)
             self.optimizer.load_state_dict(opt_state)
+            if sched_state is not None:
+                self.scheduler.load_state_dict(sched_state)
             del self.histories[count:]
 
         return restore
@@ -221,11 +273,12 @@ class TorchTwin:
             return self.model(self.torch.from_numpy(X)).numpy()
 
 
-def snapshot_scratch(net, optimizer):
-    """Record ``net.theta`` and the optimizer's state; returns the function that restores them."""
+def snapshot_scratch(net, optimizer, scheduler=None):
+    """Record ``net.theta``, the optimizer's state and lr, the schedule's epoch; returns what restores them."""
     theta = [t.copy() for t in net.theta]
     state = {k: [a.copy() for a in arrays] for k, arrays in optimizer.state_arrays().items()}
-    t = optimizer.t
+    t, lr = optimizer.t, optimizer.lr
+    epoch = None if scheduler is None else scheduler.last_epoch
 
     def restore():
         for dst, src in zip(net.theta, theta):
@@ -233,7 +286,9 @@ def snapshot_scratch(net, optimizer):
         for k, arrays in optimizer.state_arrays().items():
             for dst, src in zip(arrays, state[k]):
                 dst[...] = src
-        optimizer.t = t
+        optimizer.t, optimizer.lr = t, lr
+        if scheduler is not None:
+            scheduler.last_epoch = epoch
 
     return restore
 
@@ -241,16 +296,17 @@ def snapshot_scratch(net, optimizer):
 class Run:
     """One training run of ``net`` on (X, Y) as ``settings`` say, as far as it went.
 
-    ``net`` is trained in place; ``optimizer`` is built from the settings (or given).
+    ``net`` is trained in place; ``optimizer`` and ``scheduler`` are built from the settings (or given).
     ``chunks`` (one History per trained chunk), ``history`` (them joined: one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
     or None) and ``torch_history``; ``snapshots`` [(epoch, value)]; ``status``, ``message``,
     ``diverged_at``; ``seconds`` (wall time so far, twin and snapshots included).
     """
 
-    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None):
+    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None):
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
         self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.theta)
-        self.twin = TorchTwin(net, self.optimizer) if twin else None  # before training: the same θ^j
+        self.scheduler = scheduler if scheduler is not None else make_scheduler(settings, self.optimizer)
+        self.twin = TorchTwin(net, self.optimizer, self.scheduler) if twin else None  # before training: the same θ^j
         self.label = label or units_label(net.units)
         self.chunks = []
         self.snapshots = []
@@ -341,11 +397,11 @@ class Run:
                 self.snapshots.append((self.epochs, snapshot(self)))
             k = min(k, s.epochs - self.epochs)
             chunk_start = time.perf_counter()
-            restore = snapshot_scratch(self.net, self.optimizer)
+            restore = snapshot_scratch(self.net, self.optimizer, self.scheduler)
             restore_twin = None if self.twin is None else self.twin.snapshot()
             try:
                 h = fit(self.net, self.X, self.Y, self.optimizer, k, s.batch_size, s.seed, engine=s.engine,
-                        start_epoch=self.epochs, l2=s.l2)
+                        start_epoch=self.epochs, l2=s.l2, scheduler=self.scheduler)
                 if self.twin is not None:
                     self.twin.train(self.X, self.Y, k, self.epochs, s)
             except KeyboardInterrupt:
