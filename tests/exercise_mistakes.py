@@ -496,6 +496,211 @@ def backward_float32(theta, a, Y):
     return make_backward(_od, _lg, _hd)(theta, a, Y.astype(np.float32))
 
 
+# ------------------------------------------------------- the backprop ninja's
+def _bn_stats(z, axis=0, ddof=0):
+    mu = z.mean(axis=axis, keepdims=True)
+    var = z.var(axis=axis, ddof=ddof, keepdims=True)
+    return mu, var
+
+
+def batchnorm_forward_unbiased(z, gamma, beta, eps):
+    mu, var = _bn_stats(z, ddof=1)  # "the sample variance"
+    return gamma * (z - mu) / np.sqrt(var + eps) + beta
+
+
+def batchnorm_forward_eps_outside(z, gamma, beta, eps):
+    mu, var = _bn_stats(z)
+    return gamma * (z - mu) / (np.sqrt(var) + eps) + beta
+
+
+def batchnorm_forward_rows(z, gamma, beta, eps):
+    mu, var = _bn_stats(z, axis=1)
+    return gamma * (z - mu) / np.sqrt(var + eps) + beta
+
+
+def batchnorm_forward_float32(z, gamma, beta, eps):
+    z = z.astype(np.float32)
+    mu, var = _bn_stats(z)
+    return gamma.astype(np.float32) * (z - mu) / np.sqrt(var + np.float32(eps)) + beta.astype(np.float32)
+
+
+def batchnorm_forward_in_place(z, gamma, beta, eps):
+    z -= z.mean(axis=0)  # centred in the caller's array
+    return gamma * z / np.sqrt((z**2).mean(axis=0) + eps) + beta
+
+
+def _norm_parts(dy, z, gamma, eps, axis):
+    mu, var = _bn_stats(z, axis=axis)
+    std = np.sqrt(var + eps)
+    z_hat = (z - mu) / std
+    return z_hat, std, dy * gamma
+
+
+def batchnorm_backward_direct_only(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 0)
+    return d_hat / std, (dy * z_hat).sum(axis=0), dy.sum(axis=0)  # "y is linear in z"
+
+
+def batchnorm_backward_no_variance_term(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 0)
+    return (d_hat - d_hat.mean(axis=0)) / std, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def batchnorm_backward_not_summed(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 0)
+    dz = (d_hat - d_hat.mean(axis=0) - z_hat * (d_hat * z_hat).mean(axis=0)) / std
+    return dz, dy * z_hat, dy
+
+
+def batchnorm_backward_float32(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy.astype(np.float32), z.astype(np.float32), gamma.astype(np.float32),
+                                    np.float32(eps), 0)
+    dy = dy.astype(np.float32)
+    dz = (d_hat - d_hat.mean(axis=0) - z_hat * (d_hat * z_hat).mean(axis=0)) / std
+    return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def batchnorm_backward_in_place(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 0)
+    dy *= z_hat  # dy now holds dy ⊙ ẑ
+    dz = (d_hat - d_hat.mean(axis=0) - z_hat * (d_hat * z_hat).mean(axis=0)) / std
+    return dz, dy.sum(axis=0), (dy / z_hat).sum(axis=0)
+
+
+def layernorm_backward_batch_axis(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 0)  # the batch-norm code, unchanged
+    dz = (d_hat - d_hat.mean(axis=0) - z_hat * (d_hat * z_hat).mean(axis=0)) / std
+    return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def layernorm_backward_direct_only(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 1)
+    return d_hat / std, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def layernorm_backward_no_variance_term(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 1)
+    return (d_hat - d_hat.mean(axis=1, keepdims=True)) / std, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def layernorm_backward_not_summed(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 1)
+    dz = (d_hat - d_hat.mean(axis=1, keepdims=True) - z_hat * (d_hat * z_hat).mean(axis=1, keepdims=True)) / std
+    return dz, dy * z_hat, dy
+
+
+def layernorm_backward_float32(dy, z, gamma, eps):
+    return tuple(x.astype(np.float32) for x in _layernorm_right(dy, z, gamma, eps))
+
+
+def _layernorm_right(dy, z, gamma, eps):
+    z_hat, std, d_hat = _norm_parts(dy, z, gamma, eps, 1)
+    dz = (d_hat - d_hat.mean(axis=1, keepdims=True) - z_hat * (d_hat * z_hat).mean(axis=1, keepdims=True)) / std
+    return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def layernorm_backward_in_place(dy, z, gamma, eps):
+    out = _layernorm_right(dy, z, gamma, eps)
+    gamma[:] = 1  # "reset" the caller's γ
+    return out
+
+
+def dropout_backward_unscaled(da, mask, p):
+    return da * mask
+
+
+def dropout_backward_over_p(da, mask, p):
+    return da * mask / p
+
+
+def dropout_backward_no_mask(da, mask, p):
+    return da / (1 - p)
+
+
+def dropout_backward_float32(da, mask, p):
+    return (da * mask / (1 - p)).astype(np.float32)
+
+
+def dropout_backward_in_place(da, mask, p):
+    da[~mask] = 0
+    return da / (1 - p)
+
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_entropy_delta_no_mean(z, labels):
+    s = _softmax_rows(z)
+    s[np.arange(len(labels)), labels] -= 1
+    return s
+
+
+def cross_entropy_delta_sign(z, labels):
+    s = -_softmax_rows(z)
+    s[np.arange(len(labels)), labels] += 1
+    return s / len(labels)
+
+
+def cross_entropy_delta_float32(z, labels):
+    s = _softmax_rows(z.astype(np.float32))
+    s[np.arange(len(labels)), labels] -= 1
+    return s / np.float32(len(labels))
+
+
+def cross_entropy_delta_in_place(z, labels):
+    z -= z.max(axis=1, keepdims=True)  # the shift, in the caller's logits
+    s = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    s[np.arange(len(labels)), labels] -= 1
+    return s / len(labels)
+
+
+def _adam_update(theta, D, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    return theta - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def adamw_l2(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    return _adam_update(theta, D + weight_decay * theta, m, v, t, lr, beta1, beta2, eps)
+
+
+def adamw_decay_after(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    theta, m, v = _adam_update(theta, D, m, v, t, lr, beta1, beta2, eps)
+    return theta * (1 - lr * weight_decay), m, v
+
+
+def adamw_decay_without_lr(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    return _adam_update(theta - weight_decay * theta, D, m, v, t, lr, beta1, beta2, eps)
+
+
+def adamw_float32(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    theta = theta.astype(np.float32) * np.float32(1 - lr * weight_decay)
+    return _adam_update(theta, D.astype(np.float32), m.astype(np.float32), v.astype(np.float32), t,
+                        np.float32(lr), np.float32(beta1), np.float32(beta2), np.float32(eps))
+
+
+def rmsprop_no_root(theta, D, sq, lr, alpha, eps):
+    sq = alpha * sq + (1 - alpha) * D**2
+    return theta - lr * D / (sq + eps), sq
+
+
+def rmsprop_eps_inside(theta, D, sq, lr, alpha, eps):
+    sq = alpha * sq + (1 - alpha) * D**2
+    return theta - lr * D / np.sqrt(sq + eps), sq
+
+
+def rmsprop_swapped(theta, D, sq, lr, alpha, eps):
+    sq = (1 - alpha) * sq + alpha * D**2
+    return theta - lr * D / (np.sqrt(sq) + eps), sq
+
+
+def rmsprop_float32(theta, D, sq, lr, alpha, eps):
+    sq = np.float32(alpha) * sq.astype(np.float32) + np.float32(1 - alpha) * D.astype(np.float32) ** 2
+    return theta.astype(np.float32) - np.float32(lr) * D.astype(np.float32) / (np.sqrt(sq) + np.float32(eps)), sq
+
+
 PLANTED = [
     ("forward", "bias unit missing", forward_no_bias_unit),
     ("forward", "bias unit in the last column", forward_bias_last),
@@ -571,4 +776,37 @@ PLANTED = [
     ("adam_step", "theta updated before m and v", adam_theta_first),
     ("adam_step", "beta and 1 - beta swapped", adam_swapped),
     ("adam_step", "returns float32", adam_float32),
+    ("batchnorm_forward", "unbiased variance in the forward pass", batchnorm_forward_unbiased),
+    ("batchnorm_forward", "eps outside the square root", batchnorm_forward_eps_outside),
+    ("batchnorm_forward", "batch norm over the wrong axis", batchnorm_forward_rows),
+    ("batchnorm_forward", "returns float32", batchnorm_forward_float32),
+    ("batchnorm_forward", "input modified in place", batchnorm_forward_in_place),
+    ("batchnorm_backward", "without the mean terms", batchnorm_backward_direct_only),
+    ("batchnorm_backward", "without the variance term", batchnorm_backward_no_variance_term),
+    ("batchnorm_backward", "dgamma, dbeta not summed over the batch", batchnorm_backward_not_summed),
+    ("batchnorm_backward", "returns float32", batchnorm_backward_float32),
+    ("batchnorm_backward", "input modified in place", batchnorm_backward_in_place),
+    ("layernorm_backward", "layer norm over the wrong axis", layernorm_backward_batch_axis),
+    ("layernorm_backward", "without the mean terms", layernorm_backward_direct_only),
+    ("layernorm_backward", "without the variance term", layernorm_backward_no_variance_term),
+    ("layernorm_backward", "dgamma, dbeta not summed over the batch", layernorm_backward_not_summed),
+    ("layernorm_backward", "returns float32", layernorm_backward_float32),
+    ("layernorm_backward", "input modified in place", layernorm_backward_in_place),
+    ("dropout_backward", "without the 1/(1 - p)", dropout_backward_unscaled),
+    ("dropout_backward", "scaled by 1/p instead of 1/(1 - p)", dropout_backward_over_p),
+    ("dropout_backward", "mask not applied", dropout_backward_no_mask),
+    ("dropout_backward", "returns float32", dropout_backward_float32),
+    ("dropout_backward", "input modified in place", dropout_backward_in_place),
+    ("cross_entropy_delta", "cross-entropy delta without the 1/n", cross_entropy_delta_no_mean),
+    ("cross_entropy_delta", "sign of softmax - onehot flipped", cross_entropy_delta_sign),
+    ("cross_entropy_delta", "returns float32", cross_entropy_delta_float32),
+    ("cross_entropy_delta", "input modified in place", cross_entropy_delta_in_place),
+    ("adamw_step", "AdamW's decay added to the gradient", adamw_l2),
+    ("adamw_step", "AdamW's decay after the step", adamw_decay_after),
+    ("adamw_step", "AdamW's decay without lr", adamw_decay_without_lr),
+    ("adamw_step", "returns float32", adamw_float32),
+    ("rmsprop_step", "RMSprop without the square root", rmsprop_no_root),
+    ("rmsprop_step", "eps inside the square root", rmsprop_eps_inside),
+    ("rmsprop_step", "alpha and 1 - alpha swapped", rmsprop_swapped),
+    ("rmsprop_step", "returns float32", rmsprop_float32),
 ]

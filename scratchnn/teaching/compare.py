@@ -54,7 +54,8 @@ class Row:
 
 
 def _shape_text(shape):
-    return "(" + ", ".join(str(k) for k in shape) + ")"
+    """``(4, 5)``, and ``(5,)`` for one axis, as Python writes a shape."""
+    return "(" + ", ".join(str(k) for k in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def compare_arrays(name, layer, mine, ref, rtol=None):

@@ -6,7 +6,8 @@ column 0 for j < L, the output a^L has none. tanh on every layer, the output
 included; 𝓛 = mean((a^L − Y)²) over all n·u^L entries (torch's MSELoss).
 ⊙ is the element-wise product, ``*`` in NumPy.
 
-Check them with ``scratchnn check tutorials/exercises/solutions.py``.
+Check them with ``scratchnn check tutorials/exercises/solutions.py``. Exercises 3 (batch norm, layer
+norm, dropout, the fused cross-entropy δ^L, AdamW, RMSprop) are at the end.
 """
 
 import numpy as np
@@ -104,3 +105,86 @@ def adam_step(theta, D, m, v, t, lr, beta1, beta2, eps):
     v = beta2 * v + (1 - beta2) * D**2
     theta = theta - lr / (1 - beta1**t) * m / (np.sqrt(v) / np.sqrt(1 - beta2**t) + eps)
     return theta, m, v
+
+
+# ------------------------------------------------------------------ exercises 3: the backprop ninja's
+# One layer's arrays: z (n, u) pre-activations of n data points and u units; γ, β (u,); ε torch's 1e-5.
+
+
+def batchnorm_forward(z, gamma, beta, eps):
+    r"""Batch norm in training mode: y = γ ⊙ (z − μ)/√(σ² + ε) + β, shape (n, u).
+
+    μ = (1/n) Σ_i z_i and σ² = (1/n) Σ_i (z_i − μ)² per unit (axis 0): the biased variance.
+    """
+    mu = z.mean(axis=0)  # μ: (u,)
+    var = ((z - mu) ** 2).mean(axis=0)  # σ²: (u,), divided by n
+    return gamma * (z - mu) / np.sqrt(var + eps) + beta
+
+
+def batchnorm_backward(dy, z, gamma, eps):
+    r"""The backward of batch norm (training mode): (dz, dγ, dβ) from dy = ∂𝓛/∂y.
+
+    ẑ = (z − μ)/√(σ² + ε),  dẑ = dy ⊙ γ,
+    dz = (n dẑ − Σ_i dẑ_i − ẑ ⊙ Σ_i dẑ_i ⊙ ẑ_i) / (n √(σ² + ε)),  dγ = Σ_i dy_i ⊙ ẑ_i,  dβ = Σ_i dy_i.
+    """
+    n = z.shape[0]
+    mu = z.mean(axis=0)
+    std = np.sqrt(((z - mu) ** 2).mean(axis=0) + eps)  # √(σ² + ε): (u,)
+    z_hat = (z - mu) / std  # ẑ: (n, u)
+    d_hat = dy * gamma  # dẑ = ∂𝓛/∂ẑ: (n, u)
+    # through ẑ directly, through μ (the sum of dẑ) and through σ² (the sum of dẑ ⊙ ẑ)
+    dz = (n * d_hat - d_hat.sum(axis=0) - z_hat * (d_hat * z_hat).sum(axis=0)) / (n * std)
+    return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def layernorm_backward(dy, z, gamma, eps):
+    r"""The backward of layer norm over the last axis: (dz, dγ, dβ) from dy = ∂𝓛/∂y.
+
+    The batch-norm derivation on the other axis: μ_i and σ²_i are each data point's, over its u units;
+    γ and β are still per unit, so dγ and dβ still sum over the data points.
+    """
+    u = z.shape[1]
+    mu = z.mean(axis=1, keepdims=True)  # μ_i: (n, 1)
+    std = np.sqrt(((z - mu) ** 2).mean(axis=1, keepdims=True) + eps)  # (n, 1)
+    z_hat = (z - mu) / std
+    d_hat = dy * gamma
+    dz = (u * d_hat - d_hat.sum(axis=1, keepdims=True) - z_hat * (d_hat * z_hat).sum(axis=1, keepdims=True)) / (
+        u * std
+    )
+    return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+
+def dropout_backward(da, mask, p):
+    r"""The backward of inverted dropout: the forward passed a ⊙ mask/(1 − p), so the gradient is
+    da ⊙ mask / (1 − p) (mask True where a unit was kept, with probability 1 − p)."""
+    return da * mask / (1 - p)
+
+
+def cross_entropy_delta(z, labels):
+    r"""δ^L = ∂𝓛/∂z of 𝓛 = (1/n) Σ_i −log softmax(z_i)[labels_i]: (softmax(z) − onehot(labels)) / n."""
+    n = z.shape[0]
+    e = np.exp(z - z.max(axis=1, keepdims=True))  # shifted: the same softmax, no overflow
+    delta = e / e.sum(axis=1, keepdims=True)
+    delta[np.arange(n), labels] -= 1  # − onehot(labels)
+    return delta / n
+
+
+def adamw_step(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    r"""Step t = 1, 2, … of torch.optim.AdamW on one matrix: returns (θ, m, v).
+
+    θ = θ (1 − lr·λ) first (the decoupled decay, D untouched), then Adam's step with D.
+    """
+    theta = theta * (1 - lr * weight_decay)
+    m = beta1 * m + (1 - beta1) * D
+    v = beta2 * v + (1 - beta2) * D**2
+    theta = theta - lr / (1 - beta1**t) * m / (np.sqrt(v) / np.sqrt(1 - beta2**t) + eps)
+    return theta, m, v
+
+
+def rmsprop_step(theta, D, sq, lr, alpha, eps):
+    r"""One step of torch.optim.RMSprop (no momentum, not centered) on one matrix: returns (θ, sq).
+
+    sq = α·sq + (1 − α)·D²,  θ = θ − lr·D / (√sq + ε).
+    """
+    sq = alpha * sq + (1 - alpha) * D**2
+    return theta - lr * D / (np.sqrt(sq) + eps), sq

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from .cases import ADAM_SETTINGS, EPS, SGD_SETTINGS, STEPS
+from .cases import ADAM_SETTINGS, ADAMW_SETTINGS, EPS, RMSPROP_SETTINGS, SGD_SETTINGS, STEPS
 
 class Missing:
     """Stands for a quantity that did not come back; ``note`` says why."""
@@ -206,6 +206,8 @@ def _unchanged(after, before):
 class Exercise:
     """One function to write: ``name``, ``signature``, ``returns`` (in the notation) and ``rtol``."""
 
+    word = "net"  # what the report calls a case
+
     def __init__(self, name, signature, returns, rtol=None):
         self.name = name
         self.signature = signature
@@ -223,6 +225,10 @@ class Exercise:
 
     def header(self):
         return f"{self.name}{self.signature} -> {self.returns}"
+
+    def describe(self, case):
+        """The line above the table: the net of the case."""
+        return case.describe()
 
 
 class Forward(Exercise):
@@ -334,6 +340,116 @@ class AdamStep(Exercise):
         return _in_step_order(ref.adam(case), case, ("theta", "m", "v"))
 
 
+class AdamWStep(Exercise):
+    """Steps t = 1..STEPS on every theta^j, m and v carried from zero, with AdamW's decoupled weight decay."""
+
+    def _call(self, fn, case, inputs, out):
+        s = ADAMW_SETTINGS
+        for j in range(case.L):
+            theta = case.theta[j]
+            m, v = np.zeros_like(theta), np.zeros_like(theta)
+            for t in range(1, STEPS + 1):
+                result = out.call(fn, watch=False, theta=theta, D=case.G[t - 1][j], m=m, v=v, t=t, lr=s["lr"],
+                                  beta1=s["beta1"], beta2=s["beta2"], eps=s["eps"], weight_decay=s["weight_decay"])
+                theta, m, v = out.as_list(result, 3, "(theta, m, v)", self.name)
+                out.values["theta", j, t] = theta
+                out.values["m", j, t] = m
+                out.values["v", j, t] = v
+                if out.problems:
+                    return
+
+    def expected(self, ref, case):
+        return _in_step_order(ref.adamw(case), case, ("theta", "m", "v"))
+
+
+class RMSpropStep(Exercise):
+    """Steps t = 1..STEPS on every theta^j, the running mean of D² (``sq``) carried from zero."""
+
+    def _call(self, fn, case, inputs, out):
+        s = RMSPROP_SETTINGS
+        for j in range(case.L):
+            theta = case.theta[j]
+            sq = np.zeros_like(theta)
+            for t in range(1, STEPS + 1):
+                result = out.call(fn, watch=False, theta=theta, D=case.G[t - 1][j], sq=sq, lr=s["lr"],
+                                  alpha=s["alpha"], eps=s["eps"])
+                theta, sq = out.as_list(result, 2, "(theta, sq)", self.name)
+                out.values["theta", j, t] = theta
+                out.values["sq", j, t] = sq
+                if out.problems:
+                    return
+
+    def expected(self, ref, case):
+        return _in_step_order(ref.rmsprop(case), case, ("theta", "sq"))
+
+
+class NinjaExercise(Exercise):
+    """An exercise on one layer's arrays (``case.ninja``) rather than on a whole net."""
+
+    word = "case"
+
+    def describe(self, case):
+        b = case.ninja
+        return f"case {case.number}: n = {b.z.shape[0]} points, {self.what(b)}"
+
+
+class BatchNormForward(NinjaExercise):
+    def what(self, b):
+        return f"u = {b.z.shape[1]} units, eps = {b.eps:g}"
+
+    def _call(self, fn, case, inputs, out):
+        b = case.ninja
+        out.values["y", None, None] = out.call(fn, z=b.z, gamma=b.gamma, beta=b.beta, eps=b.eps)
+
+    def expected(self, ref, case):
+        return {("y", None, None): ref.batchnorm(case)["y"]}
+
+
+class NormBackward(NinjaExercise):
+    """batchnorm_backward or layernorm_backward: (dz, dgamma, dbeta) from dy."""
+
+    def __init__(self, name, signature, returns, norm):
+        super().__init__(name, signature, returns)
+        self.norm = norm  # "batchnorm" or "layernorm": the reference's method
+
+    def what(self, b):
+        return f"u = {b.z.shape[1]} units, eps = {b.eps:g}"
+
+    def _call(self, fn, case, inputs, out):
+        b = case.ninja
+        result = out.call(fn, dy=b.dy, z=b.z, gamma=b.gamma, eps=b.eps)
+        for name, value in zip(("dz", "dgamma", "dbeta"), out.as_list(result, 3, "(dz, dgamma, dbeta)", self.name)):
+            out.values[name, None, None] = value
+
+    def expected(self, ref, case):
+        grads = getattr(ref, self.norm)(case)
+        return {(name, None, None): grads[name] for name in ("dz", "dgamma", "dbeta")}
+
+
+class DropoutBackward(NinjaExercise):
+    def what(self, b):
+        return f"u = {b.z.shape[1]} units, p = {b.p:g}, {int(b.mask.sum())} of {b.mask.size} kept"
+
+    def _call(self, fn, case, inputs, out):
+        b = case.ninja
+        out.values["d_input", None, None] = out.call(fn, da=b.da, mask=b.mask, p=b.p)
+
+    def expected(self, ref, case):
+        return {("d_input", None, None): ref.dropout(case)}
+
+
+class CrossEntropyDelta(NinjaExercise):
+    def what(self, b):
+        return f"C = {b.logits.shape[1]} classes"
+
+    def _call(self, fn, case, inputs, out):
+        b = case.ninja
+        out.values["delta", None, None] = out.call(fn, z=b.logits, labels=b.labels)
+
+    def expected(self, ref, case):
+        return {("delta", None, None): ref.cross_entropy(case)}
+
+
 def _in_step_order(values, case, names):
     return {(name, j, k): values[name, j, k] for j in range(case.L) for k in range(1, STEPS + 1) for name in names}
 
@@ -350,6 +466,14 @@ EXERCISES = {
         NumericalGradient("numerical_gradient", "(theta, X, Y, eps)", "[Dnum^0, ..., Dnum^{L-1}]", rtol=1e-8),
         SGDMomentumStep("sgd_momentum_step", "(theta, D, buf, lr, momentum)", "(theta, buf)"),
         AdamStep("adam_step", "(theta, D, m, v, t, lr, beta1, beta2, eps)", "(theta, m, v)"),
+        # exercises 3, the backprop ninja's
+        BatchNormForward("batchnorm_forward", "(z, gamma, beta, eps)", "y"),
+        NormBackward("batchnorm_backward", "(dy, z, gamma, eps)", "(dz, dgamma, dbeta)", "batchnorm"),
+        NormBackward("layernorm_backward", "(dy, z, gamma, eps)", "(dz, dgamma, dbeta)", "layernorm"),
+        DropoutBackward("dropout_backward", "(da, mask, p)", "the gradient with respect to dropout's input"),
+        CrossEntropyDelta("cross_entropy_delta", "(z, labels)", "delta^L"),
+        AdamWStep("adamw_step", "(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay)", "(theta, m, v)"),
+        RMSpropStep("rmsprop_step", "(theta, D, sq, lr, alpha, eps)", "(theta, sq)"),
     ]
 }
 NAMES = tuple(EXERCISES)

@@ -6,6 +6,11 @@ n data points ``X (n, u^0)``, targets ``Y (n, u^L)``, and for the optimizer
 exercises a fixed sequence of gradients ``G[k][j]`` shaped like theta^j, one per
 step k = 1..STEPS, so that a step's inputs do not depend on earlier answers.
 Everything is drawn from ``numpy.random.default_rng(SEED)``.
+
+The backprop-ninja exercises (batch norm, layer norm, dropout, the fused
+softmax-cross-entropy delta, AdamW, RMSprop) take ``case.ninja``: a
+:class:`Ninja` of the case's n points with arrays of their own, drawn from
+``default_rng([SEED, number])`` so that the nets above stay as they were.
 """
 
 import numpy as np
@@ -17,6 +22,38 @@ STEPS = 5  # optimizer steps per check, state carried from step to step
 EPS = 1e-4  # numerical_gradient's eps: one-sided differences then err by ~eps, central ones by ~eps^2
 SGD_SETTINGS = {"lr": 0.1, "momentum": 0.9}
 ADAM_SETTINGS = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+# decay 0.1: large enough that Adam's L2 (decay in the gradient) and the decay applied after the step both
+# move theta by more than the checker's match tolerance away from AdamW's
+ADAMW_SETTINGS = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}
+# eps 1e-4 beside sqrt(sq) ~ 0.1 |D|: eps inside the square root moves theta by ~1e-3 of a step, far above
+# rounding (with torch's default 1e-8 the two would agree to ~1e-9 and the mistake could not be named)
+RMSPROP_SETTINGS = {"lr": 0.01, "alpha": 0.99, "eps": 1e-4}
+NORM_EPS = 1e-5  # torch's BatchNorm1d and LayerNorm
+DROPOUT_P = (0.1, 0.25, 0.3, 0.2)  # one per case; never 0.5, where 1/p and 1/(1 - p) are equal
+
+
+class Ninja:
+    r"""The backprop-ninja exercises' inputs for one case (float64; n points, u units, C classes).
+
+    ``z (n, u)``, ``gamma``, ``beta (u,)``, ``dy (n, u)`` for the norms (u ≥ 4: layer norm over fewer
+    units is degenerate), ``mask (n, u)`` a boolean keep-mask with ``p`` and ``da (n, u)`` for dropout,
+    ``logits (n, C)`` and integer ``labels (n,)`` for cross-entropy.
+    """
+
+    def __init__(self, number, n):
+        rng = np.random.default_rng([SEED, number])
+        u = int(rng.integers(4, 7))
+        self.z = 2 * rng.standard_normal((n, u)) + 0.5  # pre-activations, not centred
+        self.gamma = rng.uniform(0.5, 1.5, size=u)  # not torch's initial 1 and 0: a forgotten γ or β shows
+        self.beta = rng.standard_normal(u)
+        self.dy = rng.standard_normal((n, u))  # dL/dy from the layers above
+        self.eps = NORM_EPS
+        self.p = DROPOUT_P[(number - 1) % len(DROPOUT_P)]
+        self.mask = rng.random((n, u)) >= self.p  # keep-mask: True where the unit is kept
+        self.da = rng.standard_normal((n, u))  # dL/d(dropout's output)
+        C = int(rng.integers(2, 6))
+        self.logits = 2 * rng.standard_normal((n, C))
+        self.labels = rng.integers(0, C, size=n)
 
 
 class Case:
@@ -29,6 +66,7 @@ class Case:
         self.X = X
         self.Y = Y
         self.G = G
+        self.ninja = Ninja(number, X.shape[0])
 
     @property
     def L(self):

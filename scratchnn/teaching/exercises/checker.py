@@ -53,18 +53,15 @@ class _Reference:
     def numerical_gradient(self, case):
         return self.module.numerical_gradient(case)
 
-    def sgd_momentum(self, case):
-        return self.module.sgd_momentum(case)
-
-    def adam(self, case):
-        return self.module.adam(case)
+    def __getattr__(self, quantity):  # sgd_momentum, adam, batchnorm, ...: the module's function of a case
+        return getattr(self.module, quantity)
 
 
 def _choose_reference(reference):
     """``(reference, header)``: torch when ``reference`` is None and torch imports, else scratchnn's engine."""
     if reference not in (None, "torch", "scratchnn"):
         raise ValueError(f"reference: expected None, 'torch' or 'scratchnn', got {reference!r}")
-    nets = f"{len(make_cases())} random tanh nets, float64 (numpy seed {SEED})"
+    nets = f"{len(make_cases())} random tanh nets (and their layers' arrays), float64 (numpy seed {SEED})"
     if reference in (None, "torch"):
         try:
             from . import torch_reference
@@ -87,6 +84,7 @@ class FunctionResult:
     def __init__(self, exercise, cases, outcomes, comparisons, expected, reference_short, printed=None, ended=None):
         self.exercise = exercise
         self.name = exercise.name
+        self.word = exercise.word  # "net", or "case" for the exercises on one layer's arrays
         self.cases = cases
         self.outcomes = outcomes
         self.comparisons = comparisons
@@ -118,7 +116,7 @@ class FunctionResult:
     def verdict(self):
         """One line: right, not written, did not return, crashed, or WRONG with the mistakes found."""
         if self.passed:
-            return f"{self.name}: right on all {len(self.cases)} nets"
+            return f"{self.name}: right on all {len(self.cases)} {self.word}s"
         if self.not_written:
             return f"{self.name}: not written yet"
         if self.ended is not None and self.ended.kind == "timeout":
@@ -170,10 +168,10 @@ class FunctionResult:
         if self.ended is not None:
             k = len(self.outcomes) + 1
             if self.ended.kind == "timeout":
-                lines.append(f"on net {k} it was stopped at {self.ended.where}" if self.ended.where
-                             else f"on net {k} it was stopped (not in your code: where, it cannot tell)")
+                lines.append(f"on {self.word} {k} it was stopped at {self.ended.where}" if self.ended.where
+                             else f"on {self.word} {k} it was stopped (not in your code: where, it cannot tell)")
             else:
-                lines.append(f"it happened on net {k}.")
+                lines.append(f"it happened on {self.word} {k}.")
         if self.blame:
             lines.append(f"{self.name} is wrong because {_and(self.blame)} {'is' if len(self.blame) == 1 else 'are'}"
                          f": fix that first.")
@@ -201,22 +199,22 @@ class FunctionResult:
                 kind = "wrong"
             kinds.setdefault(kind, []).append(case.number)
         if not self.wrong:
-            return [f"right on net{_s(kinds['right'])} {_numbers(kinds['right'])} before that."]
+            return [f"right on {self.word}{_s(kinds['right'])} {_numbers(kinds['right'])} before that."]
         if set(kinds) == {"wrong"} and run == total:
-            return [f"wrong on all {total} nets."]
+            return [f"wrong on all {total} {self.word}s."]
         if set(kinds) == {"raised"} and run == total:
-            return [f"raised on all {total} nets."]
+            return [f"raised on all {total} {self.word}s."]
         parts = []
         if "raised" in kinds:
-            parts.append(f"raised on net{_s(kinds['raised'])} {_numbers(kinds['raised'])}")
+            parts.append(f"raised on {self.word}{_s(kinds['raised'])} {_numbers(kinds['raised'])}")
         if "wrong" in kinds:
             worst = [r.max_rel for k, cmp in enumerate(self.comparisons) if self.cases[k].number in kinds["wrong"]
                      for r in cmp.failures() if r.worst is not None]
             rel = f" (max rel diff {max(worst):.2g})" if worst else ""
             verb = "it returned wrong values" if "raised" in kinds else "wrong"
-            parts.append(f"on net{_s(kinds['wrong'])} {_numbers(kinds['wrong'])} {verb}{rel}")
+            parts.append(f"on {self.word}{_s(kinds['wrong'])} {_numbers(kinds['wrong'])} {verb}{rel}")
         if "right" in kinds:
-            parts.append(f"right on net{_s(kinds['right'])} {_numbers(kinds['right'])}")
+            parts.append(f"right on {self.word}{_s(kinds['right'])} {_numbers(kinds['right'])}")
         return ["; ".join(parts) + "."]
 
     def _shown_lines(self):
@@ -224,31 +222,31 @@ class FunctionResult:
         raised = next(((c, o) for c, o in zip(self.cases, self.outcomes) if o.raised is not None), None)
         if raised is not None:
             case, outcome = raised
-            lines.append(f"on net {case.number} it {outcome.raised.describe()}")
+            lines.append(f"on {self.word} {case.number} it {outcome.raised.describe()}")
             if outcome.raised.where:
                 lines.append(f"  at {outcome.raised.where}")
         case, outcome, comparison = self._shown()
         if outcome.raised is None:
-            lines += [f"on net {case.number}: {p}" for p in outcome.problems]
+            lines += [f"on {self.word} {case.number}: {p}" for p in outcome.problems]
         for name in outcome.modified:
-            lines.append(f"on net {case.number} it changed an argument in place: {outcome.changes.get(name, name)}")
+            lines.append(f"on {self.word} {case.number} it changed an argument in place: {outcome.changes.get(name, name)}")
         worst = _worst(comparison)
         if worst is not None and outcome.raised is None:
             where = _where(worst)
             if worst.worst is not None:
-                lines.append(f"worst on net {case.number}: {where}, entry {worst.worst}: yours {worst.mine_at:.6g}, "
+                lines.append(f"worst on {self.word} {case.number}: {where}, entry {worst.worst}: yours {worst.mine_at:.6g}, "
                              f"expected {worst.ref_at:.6g} (max rel diff {worst.max_rel:.2e})")
             else:
-                lines.append(f"worst on net {case.number}: {where}: {worst.note}")
+                lines.append(f"worst on {self.word} {case.number}: {where}: {worst.note}")
         return lines
 
     def __str__(self):
         parts = [self.exercise.header()]
         if self.outcomes:
             case, _, _ = self._shown()
-            parts.append(case.describe())
+            parts.append(self.exercise.describe(case))
         elif self.ended is not None:
-            parts.append(self.cases[0].describe())
+            parts.append(self.exercise.describe(self.cases[len(self.outcomes)]))
         table = self.table()
         if table:
             parts.append(table)
@@ -280,9 +278,9 @@ def _and(names):
 
 
 def _where(row):
-    """``D^1``, or ``theta^0 (step 3)`` for an optimizer's row."""
+    """``D^1``, or ``theta^0 (step 3)`` for an optimizer's row, or ``dgamma`` for a quantity of no layer."""
     name, j, k = row.key
-    return f"{name}^{j}" + ("" if k is None else f" (step {k})")
+    return name + ("" if j is None else f"^{j}") + ("" if k is None else f" (step {k})")
 
 
 def _case_ok(outcome, comparison):
@@ -489,7 +487,7 @@ def diagnose(exercise, cases, inputs, expected, outcomes):
         found.append((_mistakes.RETURNS_FLOAT32, ""))
     for mistake in _mistakes.MISTAKES[exercise.name]:
         if any(_variant_matches(exercise, v, mistake, cases, inputs, expected, outcomes) for v in mistake.variants):
-            how = "" if mistake.explain is None else f" (on net {cases[0].number}: {mistake.explain(cases[0])})"
+            how = "" if mistake.explain is None else f" (on {exercise.word} 1: {mistake.explain(cases[0])})"
             found.append((mistake, how))
         elif mistake.shape is not None and _shape_matches(mistake, cases, expected, outcomes):
             found.append((mistake, " (the shapes show it; the values differ as well)"))

@@ -68,6 +68,49 @@ HINTS = {
         "θ = θ − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε): ε outside the square root; m and v are "
         "updated before θ.",
     ],
+    "batchnorm_forward": [
+        "Per unit (column): the mean μ and the variance σ² over the n data points (axis 0), then "
+        "ẑ = (z − μ)/√(σ² + ε) and y = γ ⊙ ẑ + β.",
+        "The variance of the normalisation is the biased one, mean((z − μ)²), divided by n: np.var's default, "
+        "not ddof=1. ε goes under the square root.",
+        "μ and σ² have shape (u,); NumPy broadcasts them over the rows of z (n, u). So do γ and β.",
+    ],
+    "batchnorm_backward": [
+        "Recompute μ, σ² and ẑ from z; then dẑ = dy ⊙ γ, dγ = Σ_i dy ⊙ ẑ and dβ = Σ_i dy (sums over the data "
+        "points: γ and β are shared by all of them).",
+        "z_i reaches the loss three ways: through ẑ_i directly, through μ (every ẑ_k uses μ) and through σ² "
+        "(every ẑ_k uses σ²). dz is the sum of the three.",
+        "The three terms together: dz = (dẑ − mean(dẑ) − ẑ ⊙ mean(dẑ ⊙ ẑ)) / √(σ² + ε), means over axis 0.",
+    ],
+    "layernorm_backward": [
+        "Layer norm is batch norm's derivation on the other axis: μ and σ² of each data point over its u units "
+        "(axis 1, keepdims=True so that they broadcast).",
+        "γ and β are still one number per unit: dγ = Σ_i dy ⊙ ẑ and dβ = Σ_i dy sum over the data points "
+        "(axis 0), even though the statistics ran over axis 1.",
+        "dz = (dẑ − mean(dẑ) − ẑ ⊙ mean(dẑ ⊙ ẑ)) / √(σ² + ε) with the means over axis 1, dẑ = dy ⊙ γ.",
+    ],
+    "dropout_backward": [
+        "Forward, inverted dropout passed out = a ⊙ mask / (1 − p): each kept unit (mask True) scaled up so "
+        "that the expected output is a.",
+        "So ∂out/∂a = mask / (1 − p), element by element: a dropped unit gets no gradient.",
+        "p is the probability to drop; 1 − p to keep. Return da * mask / (1 - p).",
+    ],
+    "cross_entropy_delta": [
+        "𝓛 = (1/n) Σ_i −log softmax(z_i)[labels_i]; softmax and the log cancel into one simple δ^L.",
+        "∂𝓛/∂z_i = (softmax(z_i) − onehot(labels_i)) / n: subtract 1 at each row's label column.",
+        "Shift each row by its max before np.exp (the same softmax, no overflow), and divide by n at the end.",
+    ],
+    "adamw_step": [
+        "AdamW is Adam with the weight decay taken out of the gradient: m and v see D alone.",
+        "First θ ← θ (1 − lr·λ) (the decoupled decay, scaled by the learning rate), then Adam's step.",
+        "θ = θ(1 − lr·λ);  m = β1·m + (1 − β1)·D;  v = β2·v + (1 − β2)·D²;  "
+        "θ = θ − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε).",
+    ],
+    "rmsprop_step": [
+        "RMSprop keeps a running mean of D², sq, and divides the step by its square root.",
+        "sq = α·sq + (1 − α)·D² (the old mean keeps the weight α, 0.99), starting from zero, no bias correction.",
+        "θ = θ − lr·D / (√sq + ε): ε after the square root, as torch.",
+    ],
 }
 
 

@@ -453,6 +453,178 @@ def _adam_mistakes():
     ]
 
 
+# ------------------------------------------------- the backprop ninja's
+def norm_with(axis=0, ddof=0, eps_outside=False):
+    """Batch norm's forward (``axis`` 0) with the variance's ``ddof`` and ε's place as given."""
+
+    def forward(z, gamma, beta, eps):
+        mu = z.mean(axis=axis, keepdims=True)
+        var = z.var(axis=axis, ddof=ddof, keepdims=True)
+        std = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        return gamma * (z - mu) / std + beta
+
+    return forward
+
+
+def norm_backward_with(axis=0, mean_terms=True, variance_term=True, summed=True):
+    """The backward of a norm over ``axis`` (0: batch norm, 1: layer norm), terms of dz left out as given:
+
+    dz = (dẑ − mean dẑ − ẑ ⊙ mean(dẑ ⊙ ẑ)) / √(σ² + ε),  dγ = Σ_i dy ⊙ ẑ,  dβ = Σ_i dy.
+    """
+
+    def backward(dy, z, gamma, eps):
+        mu = z.mean(axis=axis, keepdims=True)
+        std = np.sqrt(((z - mu) ** 2).mean(axis=axis, keepdims=True) + eps)
+        z_hat = (z - mu) / std
+        d_hat = dy * gamma
+        dz = d_hat
+        if mean_terms:
+            dz = dz - d_hat.mean(axis=axis, keepdims=True)
+            if variance_term:
+                dz = dz - z_hat * (d_hat * z_hat).mean(axis=axis, keepdims=True)
+        dz = dz / std
+        if not summed:
+            return dz, dy * z_hat, dy
+        return dz, (dy * z_hat).sum(axis=0), dy.sum(axis=0)
+
+    return backward
+
+
+NOT_SUMMED = Mistake(
+    "dgamma, dbeta not summed over the batch",
+    "γ and β are one number per unit, shared by every data point: dγ = Σ_i dy_i ⊙ ẑ_i and dβ = Σ_i dy_i "
+    "have shape (u,), not (n, u).",
+    [],
+)
+WITHOUT_MEAN_TERMS = Mistake(
+    "without the mean terms",
+    "μ and σ² depend on every z_i, so dz has two more terms than dẑ/√(σ² + ε): − mean(dẑ) (through μ) and "
+    "− ẑ ⊙ mean(dẑ ⊙ ẑ) (through σ²).",
+    [],
+)
+WITHOUT_VARIANCE_TERM = Mistake(
+    "without the variance term",
+    "σ² depends on every z_i too: dz = (dẑ − mean(dẑ) − ẑ ⊙ mean(dẑ ⊙ ẑ)) / √(σ² + ε); the last term is "
+    "the gradient through σ².",
+    [],
+)
+
+
+def _norm_backward_mistakes(axis):
+    out = [
+        _as_step(WITHOUT_MEAN_TERMS, [norm_backward_with(axis, mean_terms=False)]),
+        _as_step(WITHOUT_VARIANCE_TERM, [norm_backward_with(axis, variance_term=False)]),
+        _as_step(NOT_SUMMED, [norm_backward_with(axis, summed=False)]),
+    ]
+    if axis == 1:
+        out.append(Mistake("layer norm over the wrong axis",
+                           "layer norm takes μ and σ² of each data point over its u units (axis 1, the last); "
+                           "over the batch (axis 0) is batch norm.", [norm_backward_with(axis=0)]))
+    return out
+
+
+def _batchnorm_forward_mistakes():
+    return [
+        Mistake("unbiased variance in the forward pass",
+                "batch norm normalizes with the batch's biased variance, Σ_i (z_i − μ)²/n; torch keeps the "
+                "unbiased one, /(n − 1) (Bessel's correction), only for the running estimate used in eval mode.",
+                [norm_with(ddof=1)]),
+        Mistake("eps outside the square root", "ẑ = (z − μ)/√(σ² + ε): ε goes under the root, as torch.",
+                [norm_with(eps_outside=True)]),
+        Mistake("batch norm over the wrong axis", "batch norm takes μ and σ² of each unit over the n data points "
+                "(axis 0); over the units (axis 1) is layer norm.", [norm_with(axis=1)]),
+    ]
+
+
+def _dropout_mistakes():
+    return [
+        Mistake("without the 1/(1 - p)", "inverted dropout scales the kept units by 1/(1 − p) in the forward pass, "
+                "so the gradient is scaled alike: da ⊙ mask / (1 − p).",
+                [lambda da, mask, p: da * mask]),
+        Mistake("scaled by 1/p instead of 1/(1 - p)", "p is the probability to DROP a unit; a unit is kept with "
+                "probability 1 − p, and the kept ones are scaled by 1/(1 − p).",
+                [lambda da, mask, p: da * mask / p]),
+        Mistake("mask not applied", "a dropped unit passed nothing forward, so it gets no gradient: multiply by "
+                "the mask (0 where dropped).", [lambda da, mask, p: da / (1 - p)]),
+    ]
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _onehot(labels, C):
+    return np.eye(C)[labels]
+
+
+def _cross_entropy_mistakes():
+    return [
+        Mistake("cross-entropy delta without the 1/n", "𝓛 is the mean over the n data points, so δ^L = "
+                "(softmax(z) − onehot(labels)) / n.",
+                [lambda z, labels: _softmax(z) - _onehot(labels, z.shape[1])]),
+        Mistake("sign of softmax - onehot flipped", "∂𝓛/∂z = softmax(z) − onehot(labels): prediction minus "
+                "target.", [lambda z, labels: (_onehot(labels, z.shape[1]) - _softmax(z)) / z.shape[0]]),
+    ]
+
+
+def adamw_with(decay="decoupled"):
+    """AdamW, its weight decay ``decoupled`` (torch), ``in the gradient`` (Adam's L2), ``after`` the update, or
+    ``without lr`` (θ(1 − λ) instead of θ(1 − lr·λ))."""
+
+    def adamw_step(theta, D, m, v, t, lr, beta1, beta2, eps, weight_decay):
+        if decay == "in the gradient":
+            D = D + weight_decay * theta
+        elif decay == "decoupled":
+            theta = theta * (1 - lr * weight_decay)
+        elif decay == "without lr":
+            theta = theta * (1 - weight_decay)
+        m = beta1 * m + (1 - beta1) * D
+        v = beta2 * v + (1 - beta2) * D**2
+        theta = theta - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        if decay == "after":
+            theta = theta - lr * weight_decay * theta
+        return theta, m, v
+
+    return adamw_step
+
+
+def _adamw_mistakes():
+    return [
+        Mistake("AdamW's decay added to the gradient", "that is Adam with L2 (torch's Adam(weight_decay=λ)): the "
+                "decay goes through m and v. AdamW decouples it: θ ← θ(1 − lr·λ), then Adam's step with D alone.",
+                [adamw_with("in the gradient")]),
+        Mistake("AdamW's decay after the step", "torch decays θ first, θ ← θ(1 − lr·λ), then takes Adam's step.",
+                [adamw_with("after")]),
+        Mistake("AdamW's decay without lr", "the decoupled decay is scaled by the learning rate: θ ← θ(1 − lr·λ).",
+                [adamw_with("without lr")]),
+    ]
+
+
+def rmsprop_with(root=True, eps_inside=False, swapped=False):
+    def rmsprop_step(theta, D, sq, lr, alpha, eps):
+        sq = (1 - alpha) * sq + alpha * D**2 if swapped else alpha * sq + (1 - alpha) * D**2
+        denominator = np.sqrt(sq + eps) if eps_inside else (np.sqrt(sq) + eps if root else sq + eps)
+        return theta - lr * D / denominator, sq
+
+    return rmsprop_step
+
+
+def _rmsprop_mistakes():
+    return [
+        Mistake("RMSprop without the square root", "θ ← θ − lr·D/(√s + ε): divide by the root of the running "
+                "mean of D², which has D's units; s itself has D²'s.", [rmsprop_with(root=False)]),
+        Mistake(_adam_eps_inside().name, "torch adds ε after the square root: √s + ε.",
+                [rmsprop_with(eps_inside=True)]),
+        Mistake("alpha and 1 - alpha swapped", "s = α·s + (1 − α)·D²: the old average keeps the weight α (0.99).",
+                [rmsprop_with(swapped=True)]),
+    ]
+
+
+def _adam_eps_inside():
+    return next(m for m in _adam_mistakes() if m.name == "eps inside the square root")
+
+
 INPUT_MODIFIED = Mistake(
     "input modified in place",
     "the function changed an argument it was given (an array's entries, or a list's items); compute new ones "
@@ -474,8 +646,16 @@ MISTAKES = {
     "numerical_gradient": _numerical_gradient_mistakes(),
     "sgd_momentum_step": _sgd_mistakes(),
     "adam_step": _adam_mistakes(),
+    "batchnorm_forward": _batchnorm_forward_mistakes(),
+    "batchnorm_backward": _norm_backward_mistakes(axis=0),
+    "layernorm_backward": _norm_backward_mistakes(axis=1),
+    "dropout_backward": _dropout_mistakes(),
+    "cross_entropy_delta": _cross_entropy_mistakes(),
+    "adamw_step": _adamw_mistakes(),
+    "rmsprop_step": _rmsprop_mistakes(),
 }
-WATCHED = ("forward", "output_delta", "layer_gradient", "hidden_delta", "backward", "numerical_gradient")
+WATCHED = ("forward", "output_delta", "layer_gradient", "hidden_delta", "backward", "numerical_gradient",
+           "batchnorm_forward", "batchnorm_backward", "layernorm_backward", "dropout_backward", "cross_entropy_delta")
 
 
 # blame follows dependencies: a function the student wrote may call the student's other functions

@@ -3,17 +3,25 @@ r"""What each exercise should return, computed by scratchnn's own engine (no tor
 The same quantities as :mod:`.torch_reference`, keyed alike: ``(quantity, j, k)``
 with ``j`` the layer and ``k`` the optimizer step (None outside the optimizer
 exercises). ``sn.MLP(units, "tanh", float64)`` carries the case's theta;
-``sn.SGD`` and ``sn.Adam`` follow ``torch.optim``'s formulas term for term.
+``sn.SGD``, ``sn.Adam``, ``sn.AdamW`` and ``sn.RMSprop`` follow ``torch.optim``'s formulas term
+for term. The backprop-ninja quantities (batch norm, layer norm, dropout, the fused
+softmax-cross-entropy delta) are written out here, in the notation of tutorial 9:
+
+    μ = mean_i z_i,  σ² = mean_i (z_i − μ)²  (biased),  ẑ = (z − μ)/√(σ² + ε),  y = γ ⊙ ẑ + β
+    dẑ = dy ⊙ γ,  dz = (dẑ − mean_i dẑ − ẑ ⊙ mean_i(dẑ ⊙ ẑ)) / √(σ² + ε)
+    dγ = Σ_i dy ⊙ ẑ,  dβ = Σ_i dy
+    (batch norm: means over the points i, axis 0; layer norm: over the units, axis 1)
+    dropout: d_input = da ⊙ mask / (1 − p);   cross-entropy: δ^L = (softmax(z) − onehot(labels)) / n
 """
 
 import numpy as np
 
 from ..gradcheck import numerical_gradient as _central_differences
 from ...mlp import MLP
-from ...optimizers import SGD, Adam
-from .cases import ADAM_SETTINGS, EPS, SGD_SETTINGS
+from ...optimizers import SGD, Adam, AdamW, RMSprop
+from .cases import ADAM_SETTINGS, ADAMW_SETTINGS, EPS, RMSPROP_SETTINGS, SGD_SETTINGS
 
-NAME = "scratchnn's engine (sn.MLP, sn.SGD, sn.Adam)"
+NAME = "scratchnn's engine (sn.MLP and its optimizers)"
 SHORT = "scratchnn"  # as the comparison tables name it
 
 
@@ -61,3 +69,67 @@ def adam(case):
             out["m", j, k] = opt.m[j].copy()
             out["v", j, k] = opt.v[j].copy()
     return out
+
+
+def _steps(case, opt, state):
+    """theta^j and ``state`` (name -> the optimizer's list of arrays) after each step k fed the case's G[k]."""
+    out = {}
+    for k, G in enumerate(case.G, start=1):
+        opt.step([g.copy() for g in G])
+        for j in range(case.L):
+            out["theta", j, k] = opt.theta[j].copy()
+            for name, arrays in state.items():
+                out[name, j, k] = getattr(opt, arrays)[j].copy()
+    return out
+
+
+def adamw(case):
+    """theta^j, m^j and v^j after each step k of ``sn.AdamW`` fed the case's gradients G[k]."""
+    s = ADAMW_SETTINGS
+    opt = AdamW([t.copy() for t in case.theta], lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+                weight_decay=s["weight_decay"])
+    return _steps(case, opt, {"m": "m", "v": "v"})
+
+
+def rmsprop(case):
+    """theta^j and the running mean of D² after each step k of ``sn.RMSprop`` fed the case's gradients G[k]."""
+    s = RMSPROP_SETTINGS
+    opt = RMSprop([t.copy() for t in case.theta], lr=s["lr"], alpha=s["alpha"], eps=s["eps"])
+    return _steps(case, opt, {"sq": "square_avg"})
+
+
+def _normalize(b, axis):
+    """y, dz, dgamma, dbeta of a norm whose statistics run over ``axis`` (0: batch norm, 1: layer norm)."""
+    z, gamma, beta, dy, eps = b.z, b.gamma, b.beta, b.dy, b.eps
+    mu = z.mean(axis=axis, keepdims=True)
+    var = ((z - mu) ** 2).mean(axis=axis, keepdims=True)  # biased: divided by the count, not count − 1
+    std = np.sqrt(var + eps)
+    z_hat = (z - mu) / std
+    d_hat = dy * gamma
+    dz = (d_hat - d_hat.mean(axis=axis, keepdims=True) - z_hat * (d_hat * z_hat).mean(axis=axis, keepdims=True)) / std
+    return {"y": gamma * z_hat + beta, "dz": dz, "dgamma": (dy * z_hat).sum(axis=0), "dbeta": dy.sum(axis=0)}
+
+
+def batchnorm(case):
+    """Batch norm in training mode on ``case.ninja``: y, and dz, dγ, dβ from dy."""
+    return _normalize(case.ninja, axis=0)
+
+
+def layernorm(case):
+    """Layer norm over the last axis on ``case.ninja``: y, and dz, dγ, dβ from dy."""
+    return _normalize(case.ninja, axis=1)
+
+
+def dropout(case):
+    """The gradient with respect to inverted dropout's input: da ⊙ mask / (1 − p)."""
+    b = case.ninja
+    return b.da * b.mask / (1 - b.p)
+
+
+def cross_entropy(case):
+    """δ^L = ∂𝓛/∂z^L of the mean cross-entropy of softmax(z): (softmax(z) − onehot(labels)) / n."""
+    b = case.ninja
+    e = np.exp(b.logits - b.logits.max(axis=1, keepdims=True))
+    softmax = e / e.sum(axis=1, keepdims=True)
+    onehot = np.eye(b.logits.shape[1])[b.labels]
+    return (softmax - onehot) / b.logits.shape[0]

@@ -11,14 +11,18 @@ torch is reached through :mod:`torchref`, by the applications' torch twin
 
 theta^j is one tensor here (bias in column 0), not an ``nn.Linear``: the
 exercises work with the matrices, and autograd does not care.
+
+The backprop-ninja quantities come from torch's own functions: ``F.batch_norm`` in
+training mode and ``F.layer_norm`` (autograd for dz, dγ, dβ), the backward of
+``torch.native_dropout`` given the mask, and ``F.cross_entropy`` (autograd for δ^L).
 """
 
 import numpy as np
 import torch
 
-from .cases import ADAM_SETTINGS, EPS, SGD_SETTINGS
+from .cases import ADAM_SETTINGS, ADAMW_SETTINGS, EPS, RMSPROP_SETTINGS, SGD_SETTINGS
 
-NAME = "torch (autograd for a, delta, D; torch.optim for the steps)"
+NAME = "torch (autograd for a, delta, D; torch.optim for the steps; torch's own norms and dropout)"
 SHORT = "torch"  # as the comparison tables name it
 
 
@@ -109,3 +113,62 @@ def adam(case):
         return torch.optim.Adam(params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"], foreach=False)
 
     return _run(case, make, {"m": "exp_avg", "v": "exp_avg_sq"})
+
+
+def adamw(case):
+    """theta^j, m^j and v^j after each step of ``torch.optim.AdamW`` (decoupled weight decay)."""
+    s = ADAMW_SETTINGS
+
+    def make(params):
+        return torch.optim.AdamW(params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+                                 weight_decay=s["weight_decay"], foreach=False)
+
+    return _run(case, make, {"m": "exp_avg", "v": "exp_avg_sq"})
+
+
+def rmsprop(case):
+    """theta^j and the running mean of D² (square_avg) after each step of ``torch.optim.RMSprop``."""
+    s = RMSPROP_SETTINGS
+
+    def make(params):
+        return torch.optim.RMSprop(params, lr=s["lr"], alpha=s["alpha"], eps=s["eps"], foreach=False)
+
+    return _run(case, make, {"sq": "square_avg"})
+
+
+def _norm(case, layer):
+    b = case.ninja
+    z = torch.tensor(b.z, requires_grad=True)
+    gamma = torch.tensor(b.gamma, requires_grad=True)
+    beta = torch.tensor(b.beta, requires_grad=True)
+    if layer:
+        y = torch.nn.functional.layer_norm(z, (z.shape[1],), gamma, beta, eps=b.eps)
+    else:
+        y = torch.nn.functional.batch_norm(z, None, None, gamma, beta, training=True, eps=b.eps)
+    y.backward(torch.from_numpy(b.dy))
+    return {"y": y.detach().numpy(), "dz": z.grad.numpy(), "dgamma": gamma.grad.numpy(), "dbeta": beta.grad.numpy()}
+
+
+def batchnorm(case):
+    """``F.batch_norm`` in training mode (the batch's biased variance): y, and dz, dγ, dβ by autograd from dy."""
+    return _norm(case, layer=False)
+
+
+def layernorm(case):
+    """``F.layer_norm`` over the last axis: y, and dz, dγ, dβ by autograd from dy."""
+    return _norm(case, layer=True)
+
+
+def dropout(case):
+    """The backward of torch's dropout (``native_dropout_backward``, scale 1/(1 − p)) given the case's keep-mask."""
+    b = case.ninja
+    grad = torch.ops.aten.native_dropout_backward(torch.from_numpy(b.da), torch.from_numpy(b.mask), 1 / (1 - b.p))
+    return grad.numpy()
+
+
+def cross_entropy(case):
+    """δ^L = z.grad of ``F.cross_entropy(z, labels)`` (the mean over the n points) by autograd."""
+    b = case.ninja
+    z = torch.tensor(b.logits, requires_grad=True)
+    torch.nn.functional.cross_entropy(z, torch.from_numpy(b.labels)).backward()
+    return z.grad.numpy()
