@@ -236,3 +236,55 @@ def test_every_flag_has_a_help_text_and_shows_its_default():
                     written = ",".join(map(str, default)) if isinstance(default, list) else str(default)
                     shown = "%(default)s" in action.help or written in action.help
                     assert shown, f"scratchnn {name} {action.option_strings[0]}: the default is not shown"
+
+
+# ------------------------------------------------------------- AdamW, RMSprop, Adagrad and schedules
+@pytest.mark.parametrize("flags,said", [
+    (["--optimizer", "adamw", "--schedule", "cosine"], "adamw lr 0.015 schedule cosine"),
+    (["--optimizer", "rmsprop", "--momentum", "0.5", "--weight-decay", "0.01", "--schedule", "step", "--step-size",
+      "5", "--gamma", "0.5"], "rmsprop lr 0.015 momentum 0.5 weight decay 0.01 schedule step"),
+    (["--optimizer", "adagrad", "--schedule", "exp", "--gamma", "0.99"], "adagrad lr 0.015 schedule exp"),
+    (["--optimizer", "sgd", "--schedule", "cosine", "--t-max", "10", "--eta-min", "0.001"],
+     "sgd lr 0.015 schedule cosine"),
+])
+def test_fit_with_the_new_optimizers_and_schedules_runs_on_numpy_saying_why(flags, said, capsys):
+    assert cli.main(["fit", "--units", "1,5,1", "--epochs", "20", *flags]) == 0  # --engine auto
+    captured = capsys.readouterr()
+    assert said in captured.out and "engine numpy" in captured.out
+    assert R.COMPILE_NOTE not in captured.out  # nothing was compiled to be refused
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("engine auto: using the NumPy engine, since ")
+    assert ("the numba engine runs SGD and Adam" if flags[1] != "sgd" else "trains at a fixed learning rate") in line
+
+
+def test_fit_compare_torch_with_a_schedule(capsys):
+    pytest.importorskip("torch")
+    argv = ["fit", "--units", "1,5,1", "--epochs", "20", "--optimizer", "adamw", "--schedule", "step", "--step-size",
+            "5", "--dtype", "float64", "--compare-torch"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    gap = float(out.split("relative gap to scratch ")[1].split()[0])
+    assert gap < 1e-12  # float64 free-running, 20 epochs: measured ~1e-16
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "--gamma", "0.5"], "--gamma: only --schedule step or exp takes it"),
+    (["fit", "--step-size", "3"], "--step-size: only --schedule step takes it"),
+    (["fit", "--schedule", "exp", "--t-max", "9", "--gamma", "0.9"], "--t-max: only --schedule cosine takes it"),
+    (["fit", "--schedule", "step", "--eta-min", "0.1", "--step-size", "2"],
+     "--eta-min: only --schedule cosine takes it"),
+    (["fit", "--schedule", "step"], "--step-size: --schedule step needs it"),
+    (["fit", "--schedule", "exp"], "--gamma: --schedule exp needs it"),
+    (["fit", "--schedule", "linear"], "--schedule: invalid choice"),
+    (["fit", "--schedule", "step", "--step-size", "0"], "--step-size: expected an int > 0"),
+    (["fit", "--schedule", "exp", "--gamma", "0"], "--gamma: expected a number > 0"),
+    (["fit", "--weight-decay", "-0.1"], "--weight-decay: expected a number >= 0"),
+    (["fit", "--optimizer", "adagrad", "--momentum", "0.9"], "--momentum: only SGD and RMSprop have momentum"),
+    (["fit", "--optimizer", "adamw", "--engine", "numba"],
+     "--engine engine numba: optimizer: the numba engine runs SGD and Adam; AdamW runs on the NumPy engine"),
+])
+def test_schedule_flags_exit_2_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
