@@ -28,6 +28,7 @@ crashed), ``timeout`` and ``missing`` (not written, or not defined).
 """
 
 import ast
+import contextlib
 import csv
 import faulthandler
 import hashlib
@@ -38,6 +39,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 import time
 import traceback
 from multiprocessing.connection import wait
@@ -372,10 +374,9 @@ def row_of(record, names):
                               f"{'is' if len(fn['blame']) == 1 else 'are'}")
         row[name] = grade
     notes += blamed
-    if unwritten:
-        notes.append("not written: " + ", ".join(unwritten))
-    if undefined:
-        notes.append("not defined: " + ", ".join(undefined))
+    for what, missing in (("not written", unwritten), ("not defined", undefined)):
+        if missing:  # a long list is in the columns already
+            notes.append(f"{what}: " + (", ".join(missing) if len(missing) <= 3 else f"{len(missing)} functions"))
     row["mistakes"] = "; ".join(mistakes)
     row["score"] = sum(row[name] == "right" for name in names)
     row["out_of"] = len(names)
@@ -434,6 +435,26 @@ def resolve_reference(reference=None):
     except ImportError:
         return "scratchnn"
     return "torch"
+
+
+@contextlib.contextmanager
+def _torch_single_threaded():
+    """torch's intra-op threads set to one while children are forked, then set back.
+
+    An OpenMP thread pool does not survive ``fork``: a child whose parent has run a parallel torch op
+    hangs in its own first one (batch_norm, a large product). One thread runs no parallel region; each
+    check is small, and the submissions run side by side anyway (``jobs``).
+    """
+    torch = sys.modules.get("torch")  # whatever torch this process has imported, if any
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _not_written(*args):
@@ -517,8 +538,9 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
     interrupted = False
     if todo:
         try:
-            _warm_up(names, resolved)
-            _run_children(todo, out, settings, hashes, jobs, wall, names, log, len(subs) - len(todo), len(subs))
+            with _torch_single_threaded():
+                _warm_up(names, resolved)
+                _run_children(todo, out, settings, hashes, jobs, wall, names, log, len(subs) - len(todo), len(subs))
         except KeyboardInterrupt:
             interrupted = True
     records = [r for r in (load_result(out, sub, hashes[sub.path], settings) for sub in subs) if r is not None]
