@@ -488,8 +488,11 @@ class Grading:
         n = len(self.rows)
         lines = [f"grade: {n} submission{'s' if n != 1 else ''}"
                  + ("" if n == self.total else f" of {self.total}") + f", {self.against()}"]
-        width = max(map(len, self.names)) + 1
-        lines += ["  " + _tally(name, self.rows, width) for name in self.names]
+        present, absent = _present(self.names, self.rows)
+        width = max(map(len, present)) + 1
+        lines += ["  " + _tally(name, self.rows, width) for name in present]
+        if absent:
+            lines.append(f"  in no submission: {', '.join(absent)}")
         common = sorted(((count, name, mistake) for name, found in mistake_counts(self.records, self.names).items()
                          for count, mistake, _, named in found if named),
                         key=lambda t: (-t[0], self.names.index(t[1]), t[2]))
@@ -698,7 +701,10 @@ def report_html(grading):
     parts.append("</tbody></table>")
     parts.append("<h2>What the class got wrong</h2>")
     counts = mistake_counts(grading.records, names)
-    for name in names:
+    present, absent = _present(names, rows)
+    if absent:
+        parts.append(f"<p>In no submission: {e(', '.join(absent))}.</p>")
+    for name in present:
         parts.append(f'<section class="function"><h3>{e(_tally(name, rows))}</h3>')
         if counts[name]:
             parts.append('<ul class="mistakes">' + "".join(
@@ -714,6 +720,12 @@ def report_html(grading):
                      f"</summary><pre>{e(chr(10).join(text) or 'nothing checked')}</pre></details>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _present(names, rows):
+    """``(present, absent)``: the functions some submission has (right, wrong or timed out), and the others."""
+    present = [name for name in names if any(r[name] != "missing" for r in rows)]
+    return present or list(names), [name for name in names if name not in present]
 
 
 def _tally(name, rows, width=0):
