@@ -472,7 +472,7 @@ def _warm_up(names, reference):
 class Grading:
     """What :func:`grade` did: ``rows`` (one per submission with a result, in order), ``records``, ``names``
     (the functions graded), ``total`` (submissions given), ``checked`` and ``reused`` (now, from disk),
-    ``interrupted``, ``seconds``, ``reference`` ("torch" or "scratchnn") and ``torch_missing``, ``out``."""
+    ``interrupted``, ``seconds``, ``reference`` ("torch" or "scratchnn") and ``torch_missing``, ``out``, ``settings``."""
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -515,7 +515,7 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
     """Grade the submissions ``subs`` (see :func:`submissions`) into the folder ``out``; returns a :class:`Grading`.
 
     ``jobs``: submissions checked at once, each in its own process; ``timeout``: seconds per function;
-    ``only``: the functions to grade (default: all eight); ``reference``: None (torch if installed),
+    ``only``: the functions to grade (default: every exercise, :data:`NAMES`); ``reference``: None (torch if installed),
     "torch" or "scratchnn"; ``wall``: seconds per submission (default :func:`wall_limit`); ``log``: called
     with a line per submission as it is done. A Ctrl-C stops the children and returns with
     ``interrupted`` True, after writing what is done.
