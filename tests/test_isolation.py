@@ -226,3 +226,17 @@ def test_without_fork_the_functions_run_in_the_checkers_process(monkeypatch):
     monkeypatch.setattr(isolation, "available", lambda: False)
     report = check(RIGHT.forward, quiet=True, reference="scratchnn")
     assert report.passed and "This system cannot fork" in report.header
+
+
+def test_a_function_using_torch_after_the_checker_ran_torch_in_parallel():
+    """The checker's torch reference starts torch's thread pool; a forked child has none of its threads,
+    and a parallel op there would wait for them forever (the child runs torch on one thread)."""
+    torch = pytest.importorskip("torch")
+    torch.tanh(torch.ones(1_000_000)).sum()  # a parallel op in this process
+
+    def forward(theta, X):
+        torch.tanh(torch.ones(1_000_000)).sum()  # a student who uses torch
+        return RIGHT.forward(theta, X)
+
+    result, _ = _check_two(forward, timeout=5)
+    assert result.passed, str(result)

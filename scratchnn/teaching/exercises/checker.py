@@ -655,7 +655,7 @@ def _check_source(source, names, reference, quiet, timeout):
     try:
         for name in names:
             result = check_function(name, source, cases, reference, engine, timeout)
-            if not result.passed:
+            if not result.passed and not result.not_written:
                 result.blame = _blame(result, source, results, check_quietly, engine, timeout)
             results[name] = result
             if not quiet:

@@ -151,6 +151,11 @@ def _child(job, messages, out_w, stack):
     # fresh streams on the descriptors: a notebook's sys.stdout talks to a kernel thread the child has not
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, errors="backslashreplace")
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="backslashreplace")
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "set_num_threads"):
+        # a parent that ran a parallel torch op leaves an OpenMP pool the child does not have: a parallel op
+        # in the child (a student's function that uses torch) would wait for it forever
+        torch.set_num_threads(1)
     faulthandler.disable()  # a crash of the student's code is reported by the parent, not dumped on a terminal
     faulthandler.register(signal.SIGUSR1, file=stack, all_threads=False)
     try:
