@@ -60,6 +60,16 @@ class TorchGenerator:
         """The next ``count`` raw 32-bit outputs, as uint64 (torch's ``random()``)."""
         return self._bits.random_raw(count)
 
+    def rand(self, shape):
+        """``torch.rand(shape, dtype=torch.float64)``, bit for bit: ``(r64 & (2**53 - 1)) * 2**-53`` per element.
+
+        Two 32-bit draws per element, the first one high (what ``nn.Dropout`` draws its masks from).
+        """
+        shape = tuple(shape)
+        r = self.random32(2 * int(np.prod(shape, dtype=np.int64)))
+        r64 = (r[0::2] << np.uint64(32)) | r[1::2]
+        return ((r64 & np.uint64(2**53 - 1)).astype(np.float64) * 2.0**-53).reshape(shape)
+
     def uniform(self, shape, low, high, dtype):
         """``torch.empty(shape, dtype=dtype).uniform_(low, high)``, bit for bit.
 

@@ -38,8 +38,12 @@ def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, e
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a scratchnn optimizer (SGD, Adam, AdamW, RMSprop or Adagrad), "
                         f"got {type(optimizer).__name__}")
-    if len(optimizer.theta) != len(net.theta) or any(a is not b for a, b in zip(optimizer.theta, net.theta)):
-        raise ValueError("optimizer: it must have been built on this net's theta (e.g. Adam(net.theta))")
+    params = net.params  # θ^j, then the γ^j and β^j of a norm
+    if len(optimizer.theta) != len(params) or any(a is not b for a, b in zip(optimizer.theta, params)):
+        if net.norm and len(optimizer.theta) == len(net.theta):
+            raise ValueError("optimizer: a net with a norm trains θ^j, γ^j and β^j: build the optimizer on "
+                             "net.params (e.g. Adam(net.params)), not on net.theta")
+        raise ValueError("optimizer: it must have been built on this net's parameters (e.g. Adam(net.params))")
     if scheduler is not None:
         if not isinstance(scheduler, Schedule):
             raise TypeError(f"scheduler: expected a scratchnn schedule (StepLR, ExponentialLR or CosineAnnealingLR), "
@@ -54,8 +58,8 @@ def check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation, e
         validation = (validation[0], check_pair(*validation, net, names=("validation[0]", "validation[1]")))
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
-    if engine == "numba" and numba_refusal(optimizer, scheduler) is not None:
-        raise ValueError(numba_refusal(optimizer, scheduler))
+    if engine == "numba" and numba_refusal(optimizer, scheduler, net) is not None:
+        raise ValueError(numba_refusal(optimizer, scheduler, net))
     return epochs, batch_size, Y, validation
 
 
@@ -69,17 +73,23 @@ def fit(
     ``l2=λ`` adds λ/(2n) Σ_j ‖θ^j[:, 1:]‖² to every batch's loss and (λ/n) θ^j[:, 1:] to its D^j,
     with n the number of training points (Ng's m) whatever the batch size; the validation
     loss is the criterion alone.
-    ``optimizer`` defaults to the workshop's ``Adam(net.theta, lr=0.015)``.
+    ``optimizer`` defaults to the workshop's ``Adam(net.params, lr=0.015)`` (``net.params`` is ``net.theta``
+    without a norm; with one, θ^j, then the γ^j, then the β^j).
+    The net trains in training mode (batch norm on each batch's statistics, dropout drawing its
+    masks) and the validation loss is taken in evaluation mode (running statistics, no dropout),
+    as a torch loop with ``model.train()`` / ``model.eval()`` does; the net is left in the mode it
+    had before the fit.
     ``scheduler``: a schedule of ``optimizer`` (:mod:`scratchnn.schedules`), stepped once at the end
     of every epoch, after the epoch's last optimizer step, as torch's ``scheduler.step()``.
     ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`); it runs SGD and Adam
-    at a fixed learning rate, and refuses the other optimizers and any scheduler (ValueError).
+    at a fixed learning rate, and refuses the other optimizers, any scheduler and a net with a norm
+    or dropout (ValueError).
     ``start_epoch`` numbers the first epoch (it picks the minibatch orders), so
     a fit run in pieces visits the data exactly as one run would.
     Raises :class:`DivergenceError` at the first non-finite loss.
     """
     if optimizer is None:
-        optimizer = Adam(net.theta, lr=0.015)
+        optimizer = Adam(net.params, lr=0.015)
     # the criterion's (n, u^L) targets, once for the whole fit: class indices become one-hot rows
     epochs, batch_size, Y, validation = check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, validation,
                                                        engine, start_epoch, scheduler)
@@ -96,12 +106,22 @@ def fit(
 
 
 def _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0, scheduler=None):
+    was_training = net.training
+    try:
+        return _epochs_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler)
+    finally:
+        net.train(was_training)
+
+
+def _epochs_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler):
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
     start = time.perf_counter()
     for epoch in range(epochs):
         if validation is not None:
+            net.eval()  # batch norm on its running statistics, no dropout
             val_loss = float(net.loss_unchecked(*validation))  # with the parameters at the start of the epoch
+        net.train()
         epoch_loss = 0.0
         for idx in batches(n, batch_size, seed, start_epoch + epoch):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit is caught just below

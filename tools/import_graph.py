@@ -19,7 +19,8 @@ PACKAGES = ("scratchnn", "torchref", "bench")
 # floors, lowest first: the first prefix that matches a module names its floor
 LAYERS = [
     ("engine", ("scratchnn.generator", "scratchnn.init", "scratchnn.activations", "scratchnn.losses",
-                "scratchnn.mlp", "scratchnn.optimizers", "scratchnn.schedules", "scratchnn.epochs", "scratchnn.train",
+                "scratchnn.mlp", "scratchnn.norms", "scratchnn.optimizers", "scratchnn.schedules", "scratchnn.epochs",
+                "scratchnn.train",
                 "scratchnn.checks", "scratchnn.data", "scratchnn.datasets", "scratchnn.metrics",
                 "scratchnn.table", "scratchnn.preprocess", "scratchnn.diagnostics", "scratchnn.fast")),
     ("teaching", ("scratchnn.teaching",)),

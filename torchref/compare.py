@@ -11,7 +11,7 @@ import numpy as np
 
 import scratchnn as sn
 
-from .bridge import (copy_theta_from_torch, optimizer_from_torch, optimizer_to_torch, scheduler_to_torch, theta_of,
+from .bridge import (copy_theta_from_torch, optimizer_from_torch, optimizer_to_torch, params_of, scheduler_to_torch,
                      to_torch)
 from .train import fit as torch_fit
 
@@ -21,7 +21,7 @@ class FitGap:
     ``rel_gap`` = |Ls - Lt| / |Lt|, ``param_gap``.
 
     ``param_gap[e]`` is the largest |theta_scratch - theta_torch| after epoch e
-    (before any resync).
+    (before any resync), over every entry of ``net.params`` (γ^j and β^j of a norm included).
     """
 
     def __init__(self, loss_scratch, loss_torch, param_gap, resync_every):
@@ -48,7 +48,7 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
     Returns a :class:`FitGap`; ``net`` ends with scratchnn's parameters.
     """
     if optimizer is None:
-        optimizer = sn.Adam(net.theta, lr=0.015)
+        optimizer = sn.Adam(net.params, lr=0.015)
     epochs, batch_size, _, _ = sn.train.check_fit_args(net, X, Y, optimizer, epochs, batch_size, seed, None, engine,
                                                         scheduler=scheduler)
     if resync_every is not None:
@@ -64,7 +64,7 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
                        criterion=net.criterion, l2=l2, scheduler=tsched)
         loss_s.append(hs.loss[0])
         loss_t.append(ht.loss[0])
-        gap.append(max(float(np.max(np.abs(a - b))) for a, b in zip(net.theta, theta_of(model))))
+        gap.append(max(float(np.max(np.abs(a - b))) for a, b in zip(net.params, params_of(model))))
         if resync_every is not None and (e + 1) % resync_every == 0:
             copy_theta_from_torch(net, model)
             optimizer_from_torch(topt, model, optimizer)

@@ -48,6 +48,9 @@ def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, valid
     ``nn.MSELoss``, ``nn.BCELoss`` or ``nn.CrossEntropyLoss``. ``l2=λ`` adds
     λ/(2n) Σ_j ‖weight_j‖² (n the training points, biases left out) to every batch's loss, as
     ``scratchnn.fit``. Raises ``scratchnn.DivergenceError`` at the first non-finite loss.
+    As ``scratchnn.fit``: the model trains in training mode (``model.train()``: batch norm on the
+    batch's statistics, dropout drawing masks), the validation loss is taken in evaluation mode
+    (``model.eval()``), and the model is left in the mode it had.
     """
     lin = linears(model)
     if not lin:
@@ -71,13 +74,25 @@ def fit(model, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, valid
     if scheduler is not None and getattr(scheduler, "optimizer", None) is not optimizer:
         raise ValueError("scheduler: expected a torch.optim.lr_scheduler built on this fit's optimizer")
     criterion_module = loss_function(criterion)
+    was_training = model.training
+    try:
+        return _epochs(model, X, Y, optimizer, epochs, batch_size, seed, start_epoch, criterion_module, l2, scheduler,
+                       None if validation is None else (Xv, Yv))
+    finally:
+        model.train(was_training)
+
+
+def _epochs(model, X, Y, optimizer, epochs, batch_size, seed, start_epoch, criterion_module, l2, scheduler,
+            validation):
     n = X.shape[0]
     losses, val_losses = [], [] if validation is not None else None
     start = time.perf_counter()
     for epoch in range(epochs):
         if validation is not None:
+            model.eval()
             with torch.no_grad():
-                val_loss = criterion_module(model(Xv), Yv).item()
+                val_loss = criterion_module(model(validation[0]), validation[1]).item()
+        model.train()
         epoch_loss = 0.0
         for idx in sn.batches(n, batch_size, seed, start_epoch + epoch):
             if batch_size is not None:

@@ -99,9 +99,10 @@ class Settings:
             raise ValueError(numpy_only(self.optimizer, self.schedule))
 
 
-def numpy_only(optimizer, schedule=None):
-    """None when the numba engine can train with the optimizer and schedule of these names, else why not (one line)."""
-    return fast.refusal(OPTIMIZERS[optimizer], None if schedule is None else SCHEDULES[schedule])
+def numpy_only(optimizer, schedule=None, net=None):
+    """None when the numba engine can train ``net`` with the optimizer and schedule of these names, else why not
+    (one line: a net with a norm or dropout runs on the NumPy engine)."""
+    return fast.refusal(OPTIMIZERS[optimizer], None if schedule is None else SCHEDULES[schedule], net)
 
 
 def make_optimizer(settings, theta):
@@ -139,19 +140,19 @@ def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, gener
     return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion)
 
 
-def resolve_engine(name, log=print, optimizer="adam", schedule=None):
+def resolve_engine(name, log=print, optimizer="adam", schedule=None, net=None):
     """The engine that trains for ``--engine name``: "numpy", "numba", or "auto" (numba when usable).
 
     "auto" falls back to NumPy with a message naming why numba is unusable, or why it cannot
     train with ``optimizer`` and ``schedule`` (names, as :class:`Settings` takes them: the numba
-    engine runs SGD and Adam at a fixed lr); "numba" that is unusable raises RuntimeError with
-    the reason. Either way nothing is swallowed.
+    engine runs SGD and Adam at a fixed lr), or why it cannot train ``net`` (a norm or dropout);
+    "numba" that is unusable raises RuntimeError with the reason. Either way nothing is swallowed.
     """
     if name not in ENGINE_CHOICES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINE_CHOICES)}, got {name!r}")
     if name == "numpy":
         return name
-    reason = numpy_only(optimizer, schedule) or fast.why_unusable()
+    reason = numpy_only(optimizer, schedule, net) or fast.why_unusable()
     if reason is None:
         return "numba"
     if name == "numba":
@@ -274,14 +275,16 @@ class TorchTwin:
 
 
 def snapshot_scratch(net, optimizer, scheduler=None):
-    """Record ``net.theta``, the optimizer's state and lr, the schedule's epoch; returns what restores them."""
-    theta = [t.copy() for t in net.theta]
+    """Record ``net.params`` (and batch norm's running statistics), the optimizer's state and lr, the schedule's
+    epoch; returns what restores them."""
+    live = net.params + net.running_mean + net.running_var
+    theta = [t.copy() for t in live]
     state = {k: [a.copy() for a in arrays] for k, arrays in optimizer.state_arrays().items()}
     t, lr = optimizer.t, optimizer.lr
     epoch = None if scheduler is None else scheduler.last_epoch
 
     def restore():
-        for dst, src in zip(net.theta, theta):
+        for dst, src in zip(live, theta):
             dst[...] = src
         for k, arrays in optimizer.state_arrays().items():
             for dst, src in zip(arrays, state[k]):
@@ -304,7 +307,7 @@ class Run:
 
     def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None):
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
-        self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.theta)
+        self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.params)
         self.scheduler = scheduler if scheduler is not None else make_scheduler(settings, self.optimizer)
         self.twin = TorchTwin(net, self.optimizer, self.scheduler) if twin else None  # before training: the same θ^j
         self.label = label or units_label(net.units)

@@ -29,8 +29,8 @@ from ..optimizers import SGD, Adam
 OPTIMIZERS = (SGD, Adam)  # the optimizers the kernels run (AdamW, RMSprop, Adagrad: the NumPy engine only)
 
 
-def refusal(optimizer, scheduler=None):
-    """None when the numba engine trains with ``optimizer`` and ``scheduler`` (objects or their classes),
+def refusal(optimizer, scheduler=None, net=None):
+    """None when the numba engine trains ``net`` with ``optimizer`` and ``scheduler`` (objects or their classes),
     else why not: one line naming the argument, for ``fit`` to raise and ``--engine auto`` to say.
     """
     kind = optimizer if isinstance(optimizer, type) else type(optimizer)
@@ -41,11 +41,28 @@ def refusal(optimizer, scheduler=None):
         name = scheduler.__name__ if isinstance(scheduler, type) else type(scheduler).__name__
         return (f"scheduler: the numba engine trains at a fixed learning rate; {name} runs on the NumPy engine "
                 f"(engine='numpy')")
+    return net_refusal(net)
+
+
+def net_refusal(net):
+    """None when the kernels run ``net`` (no norm, no dropout), else why not, naming MLP's argument."""
+    if net is not None and net.norm:
+        return (f"norm: the numba engine runs nets without a norm; MLP(..., norm={net.norm!r}) runs on the "
+                f"NumPy engine (engine='numpy')")
+    if net is not None and net.dropout:
+        return (f"dropout: the numba engine runs nets without dropout; MLP(..., dropout={net.dropout}) runs on "
+                f"the NumPy engine (engine='numpy')")
     return None
+
+
+def _refuse(net):
+    if net_refusal(net) is not None:
+        raise ValueError(net_refusal(net))
 
 
 def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
     """See :func:`scratchnn.fast.engine.fit`."""
+    _refuse(net)
     from .engine import fit as _fit
 
     return _fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
@@ -53,6 +70,7 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch,
 
 def loss_and_grad(net, X, Y, l2=0.0):
     """``(L, D)``: the loss (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j, as ``net.loss_and_grad(X, Y, l2)``."""
+    _refuse(net)
     from .engine import loss_and_grad as _loss_and_grad
 
     return _loss_and_grad(net, X, Y, l2=l2)
@@ -60,6 +78,7 @@ def loss_and_grad(net, X, Y, l2=0.0):
 
 def loss(net, X, Y, l2=0.0):
     """𝓛, the forward pass only, as ``net.loss(X, Y, l2)``."""
+    _refuse(net)
     from .engine import loss_and_grad as _loss_and_grad
 
     return _loss_and_grad(net, X, Y, backward=False, l2=l2)[0]
