@@ -24,7 +24,7 @@ import pytest
 import exercise_mistakes as planted
 from scratchnn.apps import cli
 from scratchnn.teaching.exercises import NAMES
-from scratchnn.teaching.exercises import grade as G
+from scratchnn.apps import grade as G
 
 ROOT = Path(__file__).parent.parent
 EXERCISES = ROOT / "tutorials" / "exercises"
@@ -406,3 +406,8 @@ def test_results_of_other_settings_are_not_reused(tmp_path):
     assert G.load_result(tmp_path, sub, sub.sha256(), G.settings_of(["backward"], 2.0, "scratchnn")) is None
     assert G.load_result(tmp_path, sub, sub.sha256(), G.settings_of(["backward"], 1.0, "torch")) is None
     assert G.load_result(tmp_path, sub, "0" * 64, settings) is None
+
+
+def test_the_default_reference_is_torch_when_torch_imports():
+    pytest.importorskip("torch")
+    assert G.resolve_reference() == "torch" and G.resolve_reference("scratchnn") == "scratchnn"

@@ -40,7 +40,7 @@ from ..table import units_label
 from ..teaching import plots
 from ..teaching.exercises import NAMES as EXERCISE_NAMES
 from ..teaching.exercises import TIMEOUT as CHECK_TIMEOUT
-from ..teaching.exercises import grade as grading
+from . import grade as grading
 from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws

@@ -1,4 +1,4 @@
-r"""Grading a class: every submission checked by :func:`~.checker.check_file`, in its own process; a table, a page.
+r"""Grading a class: every submission checked by :func:`scratchnn.teaching.exercises.check_file`, in its own process; a table, a page.
 
     subs = submissions(["class/"])                 # one per .py file or .ipynb notebook
     grading = grade(subs, "grades", jobs=2)       # grades/grades.csv, grades/report.html, grades/results/
@@ -44,9 +44,9 @@ import time
 import traceback
 from multiprocessing.connection import wait
 
-from .calls import NAMES
-from .checker import TIMEOUT, check, check_file
-from .hints import HINTS
+from ..teaching.exercises.calls import NAMES
+from ..teaching.exercises.checker import TIMEOUT, check, check_file
+from ..teaching.exercises.hints import HINTS
 
 FORMAT = 1  # of the result files: a result written by another format is checked again
 GRADES = ("right", "wrong", "timeout", "missing")
@@ -431,7 +431,7 @@ def resolve_reference(reference=None):
     if reference is not None:
         return reference
     try:
-        from . import torch_reference  # noqa: F401  (imports torch, the checker's test of it)
+        from ..teaching.exercises import torch_reference  # noqa: F401  (imports torch, the checker's test of it)
     except ImportError:
         return "scratchnn"
     return "torch"
