@@ -27,7 +27,8 @@ LAYERS = [
     ("front door", ("scratchnn",)),               # the package's __init__: re-exports the two floors below
     ("reference", ("torchref",)),
     ("run", ("scratchnn.apps.run", "scratchnn.apps")),  # the one run abstraction every application shares
-    ("applications", ("scratchnn.apps.workshop", "scratchnn.apps.sweep", "scratchnn.apps.play", "bench")),
+    ("applications", ("scratchnn.apps.workshop", "scratchnn.apps.sweep", "scratchnn.apps.play", "scratchnn.apps.grade",
+                      "bench")),
     ("command", ("scratchnn.apps.cli", "scratchnn.__main__")),
 ]
 
