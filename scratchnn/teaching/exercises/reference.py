@@ -5,7 +5,8 @@ with ``j`` the layer and ``k`` the optimizer step (None outside the optimizer
 exercises). ``sn.MLP(units, "tanh", float64)`` carries the case's theta;
 ``sn.SGD``, ``sn.Adam``, ``sn.AdamW`` and ``sn.RMSprop`` follow ``torch.optim``'s formulas term
 for term. The backprop-ninja quantities (batch norm, layer norm, dropout, the fused
-softmax-cross-entropy delta) are written out here, in the notation of tutorial 9:
+softmax-cross-entropy delta) come from the engine's :mod:`scratchnn.norms` (batch norm, layer
+norm, dropout) and are written out here otherwise, in the notation of tutorial 9:
 
     μ = mean_i z_i,  σ² = mean_i (z_i − μ)²  (biased),  ẑ = (z − μ)/√(σ² + ε),  y = γ ⊙ ẑ + β
     dẑ = dy ⊙ γ,  dz = (dẑ − mean_i dẑ − ẑ ⊙ mean_i(dẑ ⊙ ẑ)) / √(σ² + ε)
@@ -17,6 +18,7 @@ softmax-cross-entropy delta) are written out here, in the notation of tutorial 9
 import numpy as np
 
 from ..gradcheck import numerical_gradient as _central_differences
+from ... import norms
 from ...mlp import MLP
 from ...optimizers import SGD, Adam, AdamW, RMSprop
 from .cases import ADAM_SETTINGS, ADAMW_SETTINGS, EPS, RMSPROP_SETTINGS, SGD_SETTINGS
@@ -99,15 +101,11 @@ def rmsprop(case):
 
 
 def _normalize(b, axis):
-    """y, dz, dgamma, dbeta of a norm whose statistics run over ``axis`` (0: batch norm, 1: layer norm)."""
-    z, gamma, beta, dy, eps = b.z, b.gamma, b.beta, b.dy, b.eps
-    mu = z.mean(axis=axis, keepdims=True)
-    var = ((z - mu) ** 2).mean(axis=axis, keepdims=True)  # biased: divided by the count, not count − 1
-    std = np.sqrt(var + eps)
-    z_hat = (z - mu) / std
-    d_hat = dy * gamma
-    dz = (d_hat - d_hat.mean(axis=axis, keepdims=True) - z_hat * (d_hat * z_hat).mean(axis=axis, keepdims=True)) / std
-    return {"y": gamma * z_hat + beta, "dz": dz, "dgamma": (dy * z_hat).sum(axis=0), "dbeta": dy.sum(axis=0)}
+    """y, dz, dgamma, dbeta of a norm whose statistics run over ``axis`` (0: batch norm, 1: layer norm),
+    by the engine's own forward and backward (:func:`scratchnn.norms.normalize`, ``normalize_backward``)."""
+    y, z_hat, _, var = norms.normalize(b.z, b.gamma, b.beta, axis, b.eps)  # σ² biased, as torch normalises
+    dz, dgamma, dbeta = norms.normalize_backward(b.dy, z_hat, b.gamma, var, axis, b.eps)
+    return {"y": y, "dz": dz, "dgamma": dgamma, "dbeta": dbeta}
 
 
 def batchnorm(case):
@@ -121,9 +119,9 @@ def layernorm(case):
 
 
 def dropout(case):
-    """The gradient with respect to inverted dropout's input: da ⊙ mask / (1 − p)."""
+    """The gradient with respect to inverted dropout's input: da ⊙ mask / (1 − p) (:func:`scratchnn.norms.dropout_backward`)."""
     b = case.ninja
-    return b.da * b.mask / (1 - b.p)
+    return norms.dropout_backward(b.da, norms.dropout_scale(b.mask, b.p, b.da.dtype))
 
 
 def cross_entropy(case):
