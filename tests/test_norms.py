@@ -407,3 +407,31 @@ def test_degenerate_nets_have_gradients_near_zero():
     scale = np.abs(D[1]).max()
     assert np.abs(D[0][:, 0]).max() < 1e-14 * scale  # the bias: zero in exact arithmetic
     assert np.abs(D[0][:, 1]).max() < 1e-2 * scale  # the weight: only ε keeps it from zero
+
+
+@pytest.mark.parametrize("norm,p", [("batch", 0.0), ("layer", 0.0), ("batch", 0.4)])
+def test_gradcheck_covers_gamma_and_beta(norm, p):
+    net = sn.MLP([3, 4, 4, 2], ["tanh", "sigmoid", "identity"], np.float64, generator=5, norm=norm, dropout=p)
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    net.loss(X, Y)  # running statistics away from (0, 1)
+    if p:
+        with pytest.raises(ValueError, match="net.eval()"):
+            sn.gradcheck(net, X, Y)
+        net.eval()
+    running = [r.copy() for r in net.running_mean + net.running_var]
+    r = sn.gradcheck(net, X, Y)
+    assert r.passed and [(e["name"], e["j"]) for e in r.per_layer][-4:] == [("gamma", 1), ("gamma", 2), ("beta", 1),
+                                                                            ("beta", 2)]
+    assert "gamma^2" in repr(r)
+    assert all(np.array_equal(a, b) for a, b in zip(running, net.running_mean + net.running_var))
+    right = net.loss_and_grad
+
+    def dgamma_not_summed(X, Y, l2=0.0):  # a planted mistake: dγ^2 a mean over the points, not a sum
+        loss, D = right(X, Y, l2)
+        D[net.L + 1] = D[net.L + 1] / X.shape[0]
+        return loss, D
+
+    net.loss_and_grad = dgamma_not_summed
+    r = sn.gradcheck(net, X, Y)
+    assert not r.passed and max(r.per_layer, key=lambda e: e["rel_error"])["name"] == "gamma"
