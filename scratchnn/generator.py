@@ -56,6 +56,16 @@ class TorchGenerator:
             "state": {"key": _mt19937_key(self.initial_seed), "pos": _MT_N},
         }
 
+    def get_state(self):
+        """``(key, pos)``: the 624-word MT19937 state (a copy) and the index of the next word to read
+        (624: the state is regenerated before the next draw), as torch's ``left = 625 − pos``, ``next = pos``."""
+        st = self._bits.state["state"]
+        return np.array(st["key"], dtype=np.uint32), int(st["pos"])
+
+    def set_state(self, key, pos):
+        """Put the stream where :meth:`get_state` found it."""
+        self._bits.state = {"bit_generator": "MT19937", "state": {"key": np.asarray(key, dtype=np.uint32), "pos": int(pos)}}
+
     def random32(self, count):
         """The next ``count`` raw 32-bit outputs, as uint64 (torch's ``random()``)."""
         return self._bits.random_raw(count)

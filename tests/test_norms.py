@@ -435,3 +435,38 @@ def test_gradcheck_covers_gamma_and_beta(norm, p):
     net.loss_and_grad = dgamma_not_summed
     r = sn.gradcheck(net, X, Y)
     assert not r.passed and max(r.per_layer, key=lambda e: e["rel_error"])["name"] == "gamma"
+
+
+@pytest.mark.parametrize("norm,p,mode", [("batch", 0.3, "train"), ("layer", 0.2, "train"), ("batch", 0.0, "eval"),
+                                         (None, 0.4, "train")])
+def test_explain_shows_the_norm_and_the_mask_and_torch_agrees(norm, p, mode):
+    net = sn.MLP([3, 4, 5, 2], dtype=np.float64, generator=1, norm=norm, dropout=p)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    net.loss(X, Y)  # running statistics away from (0, 1), the generator moved on
+    net.train(mode == "train")
+    e = sn.explain(net, X, Y)  # first, leaving the net as it was: torch explains the same pass
+    state = torch.get_rng_state()
+    t = torchref.explain(net, X, Y)
+    assert torch.equal(torch.get_rng_state(), state)  # torch's generator given back
+    c = e.compare(t)
+    assert all(row.close for row in c.rows), c
+    names = {row.name for row in c.rows}
+    assert {"mask"} <= names if p and mode == "train" else "mask" not in names
+    if norm:
+        assert {"mu", "var", "z_hat", "z_tilde", "dgamma", "dbeta"} <= names
+        text = str(e)
+        assert "ẑ^1 = (z^1 − μ^1) / √(σ²^1 + ε)" in text and "dγ^2 = Σ_i δ̃^2 ⊙ ẑ^2" in text
+    masks = [m for m in e.parts.get("mask", []) if m is not None]
+    assert all(np.array_equal(m, tm) for m, tm in zip(masks, [m for m in t.parts["mask"] if m is not None]))
+    assert np.array_equal(sn.explain(net, X, Y).a[1], e.a[1])  # explain left the net (and its generator) alone
+
+
+def test_compare_draws_the_same_masks_on_both_sides():
+    net = sn.MLP([2, 5, 4, 1], dtype=np.float64, generator=6, norm="batch", dropout=0.25)
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((24, 2)), rng.standard_normal((24, 1))
+    state = torch.get_rng_state()
+    c = torchref.compare(net, X, Y, sn.SGD(net.params, lr=0.05), epochs=6, batch_size=8)
+    assert c.rel_gap.max() < 1e-12 and c.param_gap.max() < 1e-12
+    assert torch.equal(torch.get_rng_state(), state)  # torch's generator given back

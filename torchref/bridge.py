@@ -72,6 +72,26 @@ def to_torch(net):
     return nn.Sequential(*layers).train(net.training)
 
 
+def torch_rng_state(generator):
+    """torch's CPU generator state (``torch.set_rng_state``) at the position of scratchnn's ``TorchGenerator``.
+
+    torch keeps the Mersenne Twister as ``(initial_seed uint64, left int32, seeded int32, next uint64,
+    state 624 x uint64, …)``, with ``left = 625 − pos`` and ``next = pos``; the cached normal samples
+    are marked invalid. After ``torch.set_rng_state(torch_rng_state(net.generator))`` torch's dropout
+    draws the masks the net draws next.
+    """
+    key, pos = generator.get_state()
+    state = torch.get_rng_state().numpy().copy()  # the layout, 5056 bytes
+    head = np.array([generator.initial_seed % 2**64], dtype=np.uint64).view(np.uint8)
+    state[0:8] = head
+    state[8:16] = np.array([625 - pos, 1], dtype=np.int32).view(np.uint8)
+    state[16:24] = np.array([pos], dtype=np.uint64).view(np.uint8)
+    state[24:24 + 624 * 8] = key.astype(np.uint64).view(np.uint8)
+    state[24 + 624 * 8 + 24:24 + 624 * 8 + 28] = 0  # normal_is_valid
+    state[-4:] = 0  # is_next_float_normal_sample_valid (and padding)
+    return torch.from_numpy(state)
+
+
 def loss_function(criterion):
     """torch's loss module for scratchnn's criterion ``criterion`` ("mse", "bce" or "cross_entropy")."""
     if criterion not in LOSSES:

@@ -8,11 +8,12 @@ not the amplified one.
 """
 
 import numpy as np
+import torch
 
 import scratchnn as sn
 
 from .bridge import (copy_theta_from_torch, optimizer_from_torch, optimizer_to_torch, params_of, scheduler_to_torch,
-                     to_torch)
+                     to_torch, torch_rng_state)
 from .train import fit as torch_fit
 
 
@@ -46,6 +47,8 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
     Both minimise ``net.criterion`` (plus the L2 term with ``l2=λ``).
     The torch model, optimizer and schedule start from the same parameters and state.
     Returns a :class:`FitGap`; ``net`` ends with scratchnn's parameters.
+    With dropout, torch's generator is put where the net's is (``torch_rng_state``) for the fit, so
+    both draw the same masks; torch's generator is restored afterwards.
     """
     if optimizer is None:
         optimizer = sn.Adam(net.params, lr=0.015)
@@ -53,9 +56,19 @@ def compare(net, X, Y, optimizer=None, epochs=1000, batch_size=None, seed=0, res
                                                         scheduler=scheduler)
     if resync_every is not None:
         resync_every = sn.checks.check_int("resync_every", resync_every, 1)
+    saved = torch.get_rng_state()  # before to_torch, whose Linears draw their (overwritten) weights
     model = to_torch(net)
     topt = optimizer_to_torch(optimizer, model)
     tsched = None if scheduler is None else scheduler_to_torch(scheduler, topt)
+    torch.set_rng_state(torch_rng_state(net.generator))
+    try:
+        return _lockstep(net, X, Y, optimizer, epochs, batch_size, seed, resync_every, engine, l2, scheduler, model,
+                         topt, tsched)
+    finally:
+        torch.set_rng_state(saved)
+
+
+def _lockstep(net, X, Y, optimizer, epochs, batch_size, seed, resync_every, engine, l2, scheduler, model, topt, tsched):
     loss_s, loss_t, gap = [], [], []
     for e in range(epochs):
         hs = sn.fit(net, X, Y, optimizer, epochs=1, batch_size=batch_size, seed=seed, engine=engine, start_epoch=e,

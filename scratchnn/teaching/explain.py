@@ -12,6 +12,15 @@ r"""A worked example you can print: every quantity of one forward and backward p
     D[j]      D^j = ∂𝓛/∂θ^j             (u^{j+1}, u^j + 1)
     loss      𝓛, the net's criterion (mse, bce or cross_entropy; see ``losses``)
 
+and for a net with a norm or dropout (``parts``, each a list indexed by the hidden layer j,
+None elsewhere; see :mod:`scratchnn.norms`)
+
+    mu, var   μ^j, σ²^j of the normalisation (batch norm in eval mode: the running statistics)
+    z_hat     ẑ^j = (z^j − μ^j)/√(σ²^j + ε)          (n, u^j)
+    gamma, beta, z_tilde   γ^j, β^j (given) and z̃^j = γ^j ⊙ ẑ^j + β^j
+    mask      the dropout keep-mask^j, as 0/1         (n, u^j), training mode only
+    dgamma, dbeta          dγ^j = ∂𝓛/∂γ^j, dβ^j = ∂𝓛/∂β^j   (u^j,)
+
 ``str()`` walks the two passes layer by layer, each quantity beside the
 equation that produced it (θ^j and Y beside their names), with its shape and
 its values (short arrays in full, long ones abbreviated); the index convention
@@ -32,7 +41,8 @@ FULL = 12  # arrays with at most this many entries are printed in full
 # the notation's indices (docs/notation.md, tutorial 2), as the walk prints them
 INDICES = ("Indices count from 1: row i is data point i, column s unit s, after the bias unit 0 in a^j, θ^j, D^j.\n"
            "Row s of θ^j and D^j is unit s of layer j+1: θ^j_{sk} carries unit k of layer j to unit s of layer j+1.")
-INPUTS = ("theta", "Y")  # given, not computed: printed in the walk, checked by compare before its rows
+INPUTS = ("theta", "Y", "gamma", "beta")  # given, not computed: printed in the walk, not compared as results
+PARTS = ("mu", "var", "z_hat", "gamma", "beta", "z_tilde", "mask", "dgamma", "dbeta")  # a norm's and dropout's
 
 # criterion -> (𝓛, δ^L) as printed; δ^L in the derived form the engine computes (see ``losses``)
 EQUATIONS = {
@@ -69,7 +79,9 @@ class Explanation:
     """
 
     def __init__(self, a, z, delta, D, loss, units, activations, dtype, source, criterion="mse", *, theta, Y,
-                 caption=""):
+                 caption="", norm=None, dropout=0.0, training=True, parts=None):
+        self.norm, self.dropout, self.training = norm, dropout, training
+        self.parts = parts or {}  # name in PARTS -> list by layer (only for a net with a norm or dropout)
         self.theta = theta
         self.Y = Y
         self.caption = caption
@@ -100,7 +112,9 @@ class Explanation:
             out.append(("theta", j - 1, f"θ^{j - 1}: weights from layer {j - 1} to layer {j}, bias in column 0",
                         self.theta[j - 1]))
             out.append(("z", j, f"z^{j} = a^{j - 1} (θ^{j - 1})ᵀ", self.z[j]))
-            if j < L:
+            if j < L and self.parts:
+                out += self._hidden_steps(j, g)
+            elif j < L:
                 out.append(("a", j, f"a^{j} = [1, g_{j}(z^{j})],  g_{j}(z) = {g.formula}", self.a[j]))
             else:
                 out.append(("a", j, f"a^{j} = g_{j}(z^{j}),  g_{j}(z) = {g.formula}   (output: no bias unit)", self.a[j]))
@@ -111,11 +125,54 @@ class Explanation:
                     self.delta[L]))
         for j in range(L - 1, -1, -1):
             out.append(("D", j, f"D^{j} = (δ^{j + 1})ᵀ a^{j}", self.D[j]))
-            if j > 0:
+            if j > 0 and self.parts:
+                out += self._hidden_backward_steps(j, get(self.activations[j - 1]))
+            elif j > 0:
                 g = get(self.activations[j - 1])
                 out.append(("delta", j, f"δ^{j} = (δ^{j + 1} θ^{j}[:, 1:]) ⊙ g_{j}'(z^{j}),  g_{j}'(z) = {g.derivative}",
                             self.delta[j]))
         return out
+
+    def _hidden_steps(self, j, g):
+        """The forward steps of hidden layer j after z^j: the norm's μ, σ², ẑ, γ, β, z̃, the mask, a^j."""
+        P, out = self.parts, []
+        z = f"z^{j}"
+        if self.norm:
+            over = "the points i" if self.norm == "batch" else "the units s"
+            if self.norm == "batch" and not self.training:
+                out.append(("mu", j, f"μ^{j} = running_mean^{j}   (eval mode)", P["mu"][j]))
+                out.append(("var", j, f"σ²^{j} = running_var^{j}   (eval mode: unbiased, Bessel)", P["var"][j]))
+            else:
+                out.append(("mu", j, f"μ^{j} = mean of z^{j} over {over}", P["mu"][j]))
+                out.append(("var", j, f"σ²^{j} = mean of (z^{j} − μ^{j})² over {over}   (biased)", P["var"][j]))
+            out.append(("z_hat", j, f"ẑ^{j} = (z^{j} − μ^{j}) / √(σ²^{j} + ε),  ε = 1e-5", P["z_hat"][j]))
+            out.append(("gamma", j, f"γ^{j}: the norm's scale", P["gamma"][j]))
+            out.append(("beta", j, f"β^{j}: the norm's shift", P["beta"][j]))
+            out.append(("z_tilde", j, f"z̃^{j} = γ^{j} ⊙ ẑ^{j} + β^{j}", P["z_tilde"][j]))
+            z = f"z̃^{j}"
+        if P.get("mask") and P["mask"][j] is not None:
+            out.append(("mask", j, f"mask^{j} = (torch.rand(n, u^{j}) < 1 − p),  p = {self.dropout}", P["mask"][j]))
+            out.append(("a", j, f"a^{j} = [1, g_{j}({z}) ⊙ mask^{j} / (1 − p)],  g_{j}(z) = {g.formula}", self.a[j]))
+        else:
+            out.append(("a", j, f"a^{j} = [1, g_{j}({z})],  g_{j}(z) = {g.formula}", self.a[j]))
+        return out
+
+    def _hidden_backward_steps(self, j, g):
+        """dγ^j, dβ^j and δ^j of hidden layer j, from δ̃^j = ∂𝓛/∂z̃^j."""
+        P = self.parts
+        dropped = " ⊙ mask^{j} / (1 − p)".format(j=j) if P.get("mask") and P["mask"][j] is not None else ""
+        z = f"z̃^{j}" if self.norm else f"z^{j}"
+        tilde = f"δ̃^{j} = (δ^{j + 1} θ^{j}[:, 1:]){dropped} ⊙ g_{j}'({z}),  g_{j}'(z) = {g.derivative}"
+        if not self.norm:
+            return [("delta", j, tilde.replace(f"δ̃^{j}", f"δ^{j}", 1), self.delta[j])]
+        if self.norm == "batch" and not self.training:
+            delta = f"δ^{j} = δ̃^{j} ⊙ γ^{j} / √(running_var^{j} + ε)   (eval mode),  {tilde}"
+        else:
+            delta = (f"δ^{j} = (dẑ − mean(dẑ) − ẑ^{j} ⊙ mean(dẑ ⊙ ẑ^{j})) / √(σ²^{j} + ε),  dẑ = δ̃^{j} ⊙ γ^{j},  "
+                     f"{tilde}")
+        return [("dgamma", j, f"dγ^{j} = Σ_i δ̃^{j} ⊙ ẑ^{j}", P["dgamma"][j]),
+                ("dbeta", j, f"dβ^{j} = Σ_i δ̃^{j}", P["dbeta"][j]),
+                ("delta", j, delta, self.delta[j])]
 
     def __str__(self):
         net = "-".join(str(u) for u in self.units)
@@ -127,7 +184,8 @@ class Explanation:
         lines += [self.caption] if self.caption else []
         lines += ["", INDICES]
         part = {"a": "Forward pass", "theta": "Forward pass", "z": "Forward pass", "Y": "Loss", "loss": "Loss",
-                "delta": "Backward pass", "D": "Backward pass"}
+                "delta": "Backward pass", "D": "Backward pass", "dgamma": "Backward pass", "dbeta": "Backward pass"}
+        part.update({name: "Forward pass" for name in PARTS if name not in part})
         heading = None
         for name, layer, equation, value in self.steps():
             if part[name] != heading:
@@ -155,6 +213,10 @@ class Explanation:
         if (other.units, other.criterion) != (self.units, self.criterion):
             raise ValueError(f"other: expected an explanation of a {self.units} net with criterion {self.criterion}, "
                              f"got {other.units} with {other.criterion}")
+        if (other.norm, other.dropout, other.training) != (self.norm, self.dropout, self.training):
+            raise ValueError(f"other: expected an explanation of a net with norm {self.norm}, dropout {self.dropout} in "
+                             f"{'training' if self.training else 'eval'} mode, got norm {other.norm}, dropout "
+                             f"{other.dropout} in {'training' if other.training else 'eval'} mode")
         mine = {(name, layer): value for name, layer, _, value in self.steps()}
         rows = [compare_arrays(name, layer, mine[(name, layer)], value, rtol=rtol)
                 for name, layer, _, value in other.steps() if name not in INPUTS]
@@ -179,15 +241,31 @@ def explain(net, X, Y):
     """Every a^j, z^j, δ^j, D^j and the loss of ``net`` on ``(X, Y)``, as an :class:`Explanation`.
 
     ``Y``: the targets ``net.criterion`` takes (class indices ``(n,)`` for ``cross_entropy`` too).
+    A net with a norm or dropout is explained in its mode and left as it was: the pass runs on a
+    copy, so in training mode it shows the masks the net's next forward pass will draw (those
+    ``torchref.explain`` draws too) and moves no running statistics.
     """
     from ..mlp import MLP
 
     if not isinstance(net, MLP):
         raise TypeError(f"net: expected a scratchnn.MLP, got {type(net).__name__}")
     targets = check_pair(X, Y, net)  # (n, u^L); class indices become one-hot rows
+    if net.norm or net.dropout:
+        net = net.copy()  # its generator and running statistics move, not the caller's
     trace = net.forward_trace(X)
     delta, D = net.backward(trace, targets)
     L = net.L
     loss = _losses.get(net.criterion).loss(trace.a[L], trace.z[L], targets)
-    return Explanation(trace.a, trace.z, delta, D, loss, net.units, net.activations, net.dtype, "scratchnn",
-                       net.criterion, theta=[t.copy() for t in net.theta], Y=targets.copy())
+    parts = None
+    if net.norm or net.dropout:
+        hidden = range(1, L)
+        layered = lambda values: [None] + [values[j - 1].copy() for j in hidden] + [None]  # noqa: E731
+        parts = {"mask": [None if m is None else m.astype(net.dtype) for m in trace.mask]}
+        if net.norm:
+            parts.update(mu=list(trace.mu), var=list(trace.var), z_hat=list(trace.z_hat), z_tilde=list(trace.z_tilde),
+                         gamma=layered(net.gamma), beta=layered(net.beta), dgamma=[None] + D[L:2 * L - 1] + [None],
+                         dbeta=[None] + D[2 * L - 1:] + [None])
+            parts["z_tilde"][L] = None
+    return Explanation(trace.a, trace.z, delta, D[:L], loss, net.units, net.activations, net.dtype, "scratchnn",
+                       net.criterion, theta=[t.copy() for t in net.theta], Y=targets.copy(), norm=net.norm,
+                       dropout=net.dropout, training=net.training, parts=parts)
