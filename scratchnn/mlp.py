@@ -133,7 +133,7 @@ class MLP:
         the input layer has no activation, so ``activations[j - 1]`` is g_j
         (``net.g(j)`` looks it up by layer number).
         Known names: see :mod:`scratchnn.activations`. Default ``"tanh"``
-        everywhere, the output included, as in the workshop.
+        everywhere, the output included, as in the workshop (None: the default).
     dtype : float32 or float64
         Of theta and of every quantity computed. Default float32 (torch's default).
     generator : TorchGenerator or int
@@ -173,7 +173,7 @@ class MLP:
     def __init__(self, units, activations="tanh", dtype=np.float32, generator=0, criterion="mse", theta=None, *,
                  norm=None, dropout=0.0):
         self.units = _check_units(units)
-        self.activations = _check_activations(activations, len(self.units) - 1)
+        self.activations = _check_activations("tanh" if activations is None else activations, len(self.units) - 1)
         self.dtype = check_dtype("dtype", dtype)
         self.criterion = _check_criterion(criterion, self.activations, self.units)
         self.norm = _check_norm(norm)

@@ -470,3 +470,33 @@ def test_compare_draws_the_same_masks_on_both_sides():
     c = torchref.compare(net, X, Y, sn.SGD(net.params, lr=0.05), epochs=6, batch_size=8)
     assert c.rel_gap.max() < 1e-12 and c.param_gap.max() < 1e-12
     assert torch.equal(torch.get_rng_state(), state)  # torch's generator given back
+
+
+@pytest.mark.parametrize("opt_cls,settings", [(sn.Adam, {"lr": 0.01}), (sn.RMSprop, {"momentum": 0.9, "centered": True})])
+def test_optimizer_state_of_gamma_and_beta_round_trips_through_torch(opt_cls, settings):
+    net = sn.MLP([2, 4, 1], activations=None, dtype=np.float64, generator=1, norm="layer")
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
+    opt = opt_cls(net.params, **settings)
+    sn.fit(net, X, Y, opt, epochs=3)
+    model = torchref.to_torch(net)
+    topt = torchref.optimizer_to_torch(opt, model)
+    assert len(topt.param_groups[0]["params"]) == 2 * net.L + 2  # weights and biases, then γ^1, then β^1
+    fresh = opt_cls(net.copy().params, **settings)
+    torchref.optimizer_from_torch(topt, model, fresh)
+    for name, arrays in opt.state_arrays().items():
+        for a, b in zip(arrays, fresh.state_arrays()[name]):
+            assert np.array_equal(a, b), name
+
+
+def test_a_run_rolled_back_draws_the_same_masks_again():
+    from scratchnn.apps.run import snapshot_scratch
+
+    net = sn.MLP([2, 4, 1], dtype=np.float64, generator=1, norm="batch", dropout=0.3)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((10, 2)), rng.standard_normal((10, 1))
+    opt = sn.Adam(net.params)
+    restore = snapshot_scratch(net, opt)
+    first = sn.fit(net, X, Y, opt, epochs=2).loss
+    restore()
+    assert np.array_equal(sn.fit(net, X, Y, opt, epochs=2).loss, first)

@@ -118,6 +118,9 @@ def test_agreement_report_covers_the_criteria_and_l2(capsys):
     # the bounds of test_classification, on this one trial
     assert float(worst["2-4-3 tanh/identity cross_entropy: grad"][1]) < 1e-12
     assert float(worst["bce + l2: grad"][0]) < 1e-5
+    # batch norm and dropout against torch's modules: the bounds of test_norms
+    assert float(worst["batch norm, dropout 0.2, 5 Adam steps: grad"][1]) < 1e-12
+    assert float(worst["layer norm, dropout 0.5, 5 Adam steps: eval loss"][0]) < 1e-4
 
 
 def test_fit_and_from_torch_follow_the_criterion():

@@ -5,7 +5,8 @@ per array (the largest over the arrays compared): scale-relative, because an
 entry that is a sum cancelling to ~0 has no meaningful relative error of its own.
 
 ``python -m torchref.agreement`` runs random trials and prints the worst error of
-each comparison, float32 and float64.
+each comparison, float32 and float64 (nets with batch norm, layer norm and dropout included:
+``norm_step_errors``).
 """
 
 import argparse
@@ -15,7 +16,8 @@ import torch
 
 import scratchnn as sn
 
-from .bridge import STATE_KEYS, l2_term, linears, loss_function, optimizer_to_torch, theta_of, to_torch, torch_targets
+from .bridge import (STATE_KEYS, l2_term, linears, loss_function, optimizer_to_torch, parameters, params_of, theta_of,
+                     to_torch, torch_rng_state, torch_targets)
 from .compare import compare
 
 
@@ -150,6 +152,74 @@ CRITERION_CASES = {  # label -> (criterion, targets) of random_case
 KINKS = {"relu", "leaky_relu"}  # central differences across a kink are wrong by design: no gradcheck there
 
 
+NORM_SHAPES = [("batch", 0.0), ("batch", 0.2), ("layer", 0.0), ("layer", 0.5), (None, 0.3)]  # (norm, p)
+
+
+def norm_case(rng, dtype, norm, p, n=32):
+    """A random mse net with ``norm`` and dropout ``p`` that is not degenerate: u^0 >= 2 (batch norm fed by one
+    feature moves only through ε), hidden widths >= 4 (layer norm of two units is ±1 whatever z)."""
+    L = int(rng.integers(2, 4))
+    units = [int(rng.integers(2, 5))] + [int(u) for u in rng.integers(4, 8, L - 1)] + [int(rng.integers(1, 4))]
+    acts = [str(a) for a in rng.choice(["tanh", "sigmoid", "relu", "leaky_relu"], L - 1)] + ["identity"]
+    net = sn.MLP(units, acts, dtype, generator=int(rng.integers(0, 2**31)), norm=norm, dropout=p)
+    return net, rng.standard_normal((n, units[0])).astype(dtype), rng.standard_normal((n, units[-1])).astype(dtype)
+
+
+def norm_step_errors(net, X, Y, steps=5, lr=0.01):
+    """Errors of a net with a norm or dropout against its torch twin over ``steps`` Adam steps in training mode
+    (loss, every gradient of ``net.params``, running statistics, parameters), then in eval mode (loss, gradients).
+
+    torch's generator is put at the net's position, so both draw the same masks. θ^j's bias column before
+    a batch norm is redundant (its gradient is rounding noise, which Adam's slope lr/ε turns into
+    steps up to lr): it is left out of the gradient and parameter errors and resynced from torch
+    after every step (tests/test_norms.py bounds it by Adam's step).
+    """
+    saved_threads, saved_state = torch.get_num_threads(), torch.get_rng_state()
+    torch.set_num_threads(1)  # BatchNorm1d on tiny batches: thread start-up dominates
+    try:
+        model = to_torch(net)
+        torch.set_rng_state(torch_rng_state(net.generator))
+        opt = sn.Adam(net.params, lr=lr)
+        topt = torch.optim.Adam(model.parameters(), lr=lr, foreach=False)
+        redundant = range(net.L - 1) if net.norm == "batch" else ()
+        bns = [m for m in model if isinstance(m, torch.nn.BatchNorm1d)]
+        errors = dict.fromkeys(["loss", "grad", "running", "params", "eval loss", "eval grad"], 0.0)
+
+        def both():
+            loss, D = net.loss_and_grad(X, Y)
+            model.zero_grad()
+            tloss = loss_function("mse")(model(torch.from_numpy(X)), torch.from_numpy(Y))
+            tloss.backward()
+            tD = [torch.cat([g[1].grad[:, None], g[0].grad], dim=1).numpy() if len(g) == 2 else g[0].grad.numpy()
+                  for g in parameters(model)]
+            return rel_err(loss, tloss.item()), D, tD
+
+        for _ in range(steps):
+            err, D, tD = both()
+            errors["loss"] = max(errors["loss"], err)
+            errors["grad"] = max([errors["grad"]] + [rel_err(d[:, 1:], t[:, 1:]) if j in redundant else rel_err(d, t)
+                                                     for j, (d, t) in enumerate(zip(D, tD))])
+            for j, m in enumerate(bns):
+                errors["running"] = max(errors["running"], rel_err(net.running_mean[j], m.running_mean.numpy()),
+                                        rel_err(net.running_var[j], m.running_var.numpy()))
+            opt.step(D)
+            topt.step()
+            tparams = params_of(model)
+            for j in redundant:
+                net.theta[j][:, 0] = tparams[j][:, 0]
+            errors["params"] = max([errors["params"]] + [rel_err(a, b) for a, b in zip(net.params, tparams)])
+        net.eval()
+        model.eval()
+        err, D, tD = both()
+        errors["eval loss"], errors["eval grad"] = err, max(rel_err(d, t) for d, t in zip(D, tD))
+        if not bns:
+            del errors["running"]
+        return errors
+    finally:
+        torch.set_num_threads(saved_threads)
+        torch.set_rng_state(saved_state)
+
+
 def lockstep_gap(net, X, Y, epochs=20, l2=0.0):
     """max over epochs of |L_scratch - L_torch| / |L_torch| in a full-batch Adam fit, resynced every epoch."""
     c = compare(net, X, Y, sn.Adam(net.theta, lr=0.01), epochs=epochs, resync_every=1, l2=l2)
@@ -206,6 +276,14 @@ def report(trials=200, seed=0):
                     if dtype == np.float64 and not KINKS & set(net.activations):
                         r = sn.gradcheck(net.copy(), X, Y)
                         keep(dtype, f"{label}: gradcheck r^j (not torch)", r.max_rel_error)
+    # batch norm, layer norm and dropout, from a stream of their own
+    rng = np.random.default_rng([seed, 2])
+    for t in range(0, trials, 10):
+        for dtype in (np.float32, np.float64):
+            for norm, p in NORM_SHAPES:
+                label = f"{norm or 'no'} norm, dropout {p}, 5 Adam steps"
+                for what, err in norm_step_errors(*norm_case(rng, dtype, norm, p)).items():
+                    keep(dtype, f"{label}: {what}", err)
     return worst
 
 

@@ -275,10 +275,11 @@ class TorchTwin:
 
 
 def snapshot_scratch(net, optimizer, scheduler=None):
-    """Record ``net.params`` (and batch norm's running statistics), the optimizer's state and lr, the schedule's
-    epoch; returns what restores them."""
+    """Record ``net.params`` (and batch norm's running statistics, the generator's position), the optimizer's state
+    and lr, the schedule's epoch; returns what restores them."""
     live = net.params + net.running_mean + net.running_var
     theta = [t.copy() for t in live]
+    generator = net.generator.get_state()  # where the next dropout masks come from
     state = {k: [a.copy() for a in arrays] for k, arrays in optimizer.state_arrays().items()}
     t, lr = optimizer.t, optimizer.lr
     epoch = None if scheduler is None else scheduler.last_epoch
@@ -286,6 +287,7 @@ def snapshot_scratch(net, optimizer, scheduler=None):
     def restore():
         for dst, src in zip(live, theta):
             dst[...] = src
+        net.generator.set_state(*generator)
         for k, arrays in optimizer.state_arrays().items():
             for dst, src in zip(arrays, state[k]):
                 dst[...] = src
