@@ -285,7 +285,7 @@ def test_unknown_optimizer_is_refused_by_name():
     net = sn.MLP([1, 2, 1])
     X, Y = random_data([1, 2, 1], 10, np.float32, 0)
     opt = sn.optimizers.Optimizer(net.theta, 0.1, 0.0)
-    with pytest.raises(TypeError, match="optimizer"):
+    with pytest.raises(ValueError, match="optimizer: the numba engine runs SGD and Adam; Optimizer runs on the NumPy"):
         sn.fit(net, X, Y, opt, epochs=1, engine="numba")
     sn.fit(net, X, Y, Custom(net.theta), epochs=1, engine="numba")  # a subclass is still Adam
 
