@@ -500,3 +500,13 @@ def test_a_run_rolled_back_draws_the_same_masks_again():
     first = sn.fit(net, X, Y, opt, epochs=2).loss
     restore()
     assert np.array_equal(sn.fit(net, X, Y, opt, epochs=2).loss, first)
+
+
+def test_the_run_s_torch_twin_draws_the_net_s_masks():
+    from scratchnn.apps import run as R
+
+    net = sn.MLP([2, 5, 1], dtype=np.float64, generator=3, norm="batch", dropout=0.3)
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((40, 2)), rng.standard_normal((40, 1))
+    run = R.Run(net, X, Y, R.Settings(optimizer="sgd", lr=0.05, epochs=30, batch_size=10), twin=True).train(samples=3)
+    assert len(run.chunks) >= 3 and np.max(np.abs(run.loss - run.torch_history.loss) / run.torch_history.loss) < 1e-12

@@ -214,6 +214,9 @@ class TorchTwin:
     Built before training (``torchref.to_torch``, ``torchref.optimizer_to_torch``); every chunk
     is ``torchref.fit`` over the same epochs, on one torch thread. ``model`` is the torch
     module; ``diverged_at`` the epoch of torch's first non-finite loss (torch then stops).
+    The twin keeps a torch generator state of its own, started where the net's generator is, and
+    trains on it (torch's global generator is given back after each chunk): its dropout masks
+    are the net's.
     """
 
     def __init__(self, net, optimizer, scheduler=None):
@@ -227,6 +230,7 @@ class TorchTwin:
         self.model = torchref.to_torch(net)
         self.optimizer = torchref.optimizer_to_torch(optimizer, self.model)
         self.scheduler = None if scheduler is None else torchref.scheduler_to_torch(scheduler, self.optimizer)
+        self.rng_state = torchref.bridge.torch_rng_state(net.generator)  # the twin's dropout masks start here
         self.histories = []
         self.diverged_at = None
 
@@ -235,6 +239,8 @@ class TorchTwin:
         if self.diverged_at is not None:
             return
         s = settings
+        saved = self.torch.get_rng_state()
+        self.torch.set_rng_state(self.rng_state)
         with torch_threads(self.torch, 1):
             try:
                 h = self.torchref.fit(self.model, X, Y, self.optimizer, k, s.batch_size, s.seed, start_epoch=start,
@@ -242,6 +248,9 @@ class TorchTwin:
             except DivergenceError as exc:
                 h = exc.history
                 self.diverged_at = start + exc.epoch
+            finally:
+                self.rng_state = self.torch.get_rng_state()
+                self.torch.set_rng_state(saved)
         self.histories.append(h)
 
     def snapshot(self):
@@ -250,8 +259,10 @@ class TorchTwin:
         opt_state = copy.deepcopy(self.optimizer.state_dict())
         sched_state = None if self.scheduler is None else copy.deepcopy(self.scheduler.state_dict())
         count = len(self.histories)
+        rng_state = self.rng_state.clone()
 
         def restore():
+            self.rng_state = rng_state
             self.model.load_state_dict(model_state)
             self.optimizer.load_state_dict(opt_state)
             if sched_state is not None:
