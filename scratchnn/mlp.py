@@ -92,12 +92,15 @@ class Trace:
     ``z_tilde[j]`` = z̃^j, what g_j is applied to (z^j itself without a norm); ``h[j]`` =
     g_j(z̃^j) ``(n, u^j)`` before dropout; ``z_hat[j]`` = ẑ^j, ``mu[j]`` = μ^j and ``var[j]`` = σ²^j
     (batch norm in evaluation mode: the running statistics); ``mask[j]`` the boolean keep-mask
-    and ``keep[j]`` = mask^j/(1 − p) (training-mode dropout).
+    and ``keep[j]`` = mask^j/(1 − p) (training-mode dropout). ``training``: the mode of the pass (it picks
+    the backward pass through batch norm).
     """
 
-    def __init__(self, a, z, z_tilde=None, h=None, z_hat=None, mu=None, var=None, mask=None, keep=None):
+    def __init__(self, a, z, z_tilde=None, h=None, z_hat=None, mu=None, var=None, mask=None, keep=None,
+                 training=True):
         self.a = a
         self.z = z
+        self.training = training
         self.z_tilde = z if z_tilde is None else z_tilde
         self.h = h
         none = [None] * len(a)
@@ -253,6 +256,8 @@ class MLP:
         return self._forward_trace(X)
 
     def _forward_trace(self, X):
+        """The forward pass; with a norm or dropout on the hidden layers as the module docstring writes it (in the
+        net's mode), without them the workshop's pass (``_forward_trace_plain``), operation for operation as ever."""
         if not (self.norm or self.dropout):
             return self._forward_trace_plain(X)
         L = self.L
@@ -277,7 +282,7 @@ class MLP:
                 keep[j] = _norms.dropout_scale(mask[j], self.dropout, self.dtype)  # mask^j / (1 − p)
                 out = _norms.dropout(h[j], keep[j])
             a.append(with_bias_unit(out))  # a^j: (n, u^j + 1)
-        return Trace(a, z, z_tilde, h, z_hat, mu, var, mask, keep)
+        return Trace(a, z, z_tilde, h, z_hat, mu, var, mask, keep, self.training)
 
     def _forward_trace_plain(self, X):
         a = [with_bias_unit(X)]  # a^0: (n, u^0 + 1)
@@ -294,7 +299,7 @@ class MLP:
             return zj
         gamma, beta = self.gamma[j - 1], self.beta[j - 1]
         if self.norm == "batch" and not self.training:
-            mu[j], var[j] = self.running_mean[j - 1], self.running_var[j - 1]
+            mu[j], var[j] = self.running_mean[j - 1].copy(), self.running_var[j - 1].copy()  # as they were
             zt, z_hat[j] = _norms.batchnorm_eval(zj, gamma, beta, mu[j], var[j])
             return zt
         zt, z_hat[j], mu[j], var[j] = _norms.normalize(zj, gamma, beta, _norms.AXIS[self.norm])
@@ -359,7 +364,7 @@ class MLP:
         ``j = 1..L`` (``delta[0]`` is None) and ``D[j]`` is D^j = dL/dtheta^j,
         shaped like ``theta[j]``; with a norm D continues with dγ^1..dγ^{L-1}, then
         dβ^1..dβ^{L-1}, the layout of ``net.params``. Y: the targets the criterion takes.
-        The trace must come from this net in its present mode (the mode picks the backward pass).
+        The trace must come from this net (its mode, kept in the trace, picks the backward pass).
         """
         if not isinstance(trace, Trace):
             raise TypeError(f"trace: expected the Trace of forward_trace, got {type(trace).__name__}")
@@ -396,7 +401,7 @@ class MLP:
         if not self.norm:
             return delta_tilde
         gamma = self.gamma[j - 1]
-        if self.norm == "batch" and not self.training:
+        if self.norm == "batch" and not trace.training:
             out = _norms.batchnorm_eval_backward(delta_tilde, trace.z_hat[j], gamma, trace.var[j])
         else:
             out = _norms.normalize_backward(delta_tilde, trace.z_hat[j], gamma, trace.var[j], _norms.AXIS[self.norm])
@@ -404,7 +409,8 @@ class MLP:
         return delta_j
 
     def loss_and_grad(self, X, Y, l2=0.0):
-        """``(L, D)``: the loss 𝓛 (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j (one per θ^j).
+        """``(L, D)``: the loss 𝓛 (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j (one per θ^j; with a norm
+        then dγ^j, then dβ^j: the layout of ``net.params``).
 
         With ``l2=λ`` (Ng's ex4): 𝓛 + λ/(2n) Σ_j ‖θ^j[:, 1:]‖² and D^j[:, 1:] + (λ/n) θ^j[:, 1:],
         n the number of points; the bias column θ^j[:, 0] is not penalised.
