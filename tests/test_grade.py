@@ -411,3 +411,14 @@ def test_results_of_other_settings_are_not_reused(tmp_path):
 def test_the_default_reference_is_torch_when_torch_imports():
     pytest.importorskip("torch")
     assert G.resolve_reference() == "torch" and G.resolve_reference("scratchnn") == "scratchnn"
+
+
+def test_a_class_of_one_notebook_is_graded_on_its_functions(tmp_path):
+    """Without --only, the columns are the functions some submission defines: notebook 1's six."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(EXERCISES / "01_backpropagation.ipynb", folder / "unsolved.ipynb")
+    G.grade(G.submissions([folder]), tmp_path / "out", jobs=1, timeout=5, log=lambda *a: None)
+    with open(tmp_path / "out" / "grades.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert list(row)[1:7] == list(NOTEBOOK_1) and row["out_of"] == "6" and row["score"] == "0"

@@ -384,6 +384,13 @@ def row_of(record, names):
     return row
 
 
+def defined(records, names):
+    """The functions of ``names`` that some submission defines (written or not): a class that hands in exercise
+    notebook 1 is graded on its six functions, not on all fifteen. All of ``names`` when none defines any."""
+    found = [name for name in names if any(name in (r.get("functions") or {}) for r in records)]
+    return found or list(names)
+
+
 def write_csv(path, rows, names):
     """``grades.csv``: file, a column per function, mistakes, score, out_of, note."""
     buffer = io.StringIO()
@@ -548,6 +555,8 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
             interrupted = True
     records = [r for r in (load_result(out, sub, hashes[sub.path], settings) for sub in subs) if r is not None]
     done = {r["path"] for r in records}
+    if not settings["only"]:
+        names = defined(records, names)
     grading = Grading(rows=[row_of(r, names) for r in records], records=records, names=names, total=len(subs),
                       checked=sum(sub.path in done for sub in todo), reused=len(subs) - len(todo),
                       interrupted=interrupted, seconds=time.perf_counter() - start, reference=resolved,
@@ -610,7 +619,7 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                     ended = {"kind": "timeout", "text": f"the check did not finish within {wall:g} s: stopped"}
                 record = _finish(out, sub, settings, hashes[sub.path], ended)
                 finished += 1
-                row = row_of(record, names)
+                row = row_of(record, names if settings["only"] else defined([record], names))
                 log(f"[{finished}/{total}] {sub.name}: {row['score']} of {row['out_of']} right"
                     + (f"; {row['note']}" if row["note"] else ""))
     except KeyboardInterrupt:
