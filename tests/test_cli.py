@@ -288,3 +288,45 @@ def test_schedule_flags_exit_2_naming_the_flag(argv, message, capsys):
         cli.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- batch norm, layer norm and dropout
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_fit_with_a_norm_and_dropout_runs_on_numpy_saying_why(norm, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    argv = ["fit", "--units", "1,5,5,1", "--epochs", "10", "--norm", norm, "--dropout", "0.25", "--save", str(model)]
+    assert cli.main(argv) == 0  # --engine auto
+    captured = capsys.readouterr()
+    assert f"engine numpy, norm {norm}, dropout 0.25" in captured.out
+    assert R.COMPILE_NOTE not in captured.out  # nothing was compiled to be refused
+    [line] = captured.err.strip().splitlines()
+    assert line == (f"engine auto: using the NumPy engine, since norm: the numba engine runs nets without a norm; "
+                    f"MLP(..., norm={norm!r}) runs on the NumPy engine (engine='numpy')")
+    net = sn.MLP.load(model)
+    assert (net.norm, net.dropout, net.training) == (norm, 0.25, False)  # evaluated, and saved, in eval mode
+    assert len(net.params) == 3 + 2 + 2  # θ^0..θ^2, then γ^1, γ^2, then β^1, β^2
+
+
+def test_fit_with_dropout_only_names_dropout(capsys):
+    assert cli.main(["fit", "--criterion", "bce", "--data", "xor", "--epochs", "5", "--dropout", "0.1"]) == 0
+    captured = capsys.readouterr()
+    assert "data xor, criterion bce, dropout 0.1" in captured.out and "accuracy" in captured.out
+    assert "since dropout: the numba engine runs nets without dropout" in captured.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "--dropout", "1"], "argument --dropout: expected a number in [0, 1)"),
+    (["fit", "--dropout", "-0.1"], "argument --dropout: expected a number in [0, 1)"),
+    (["fit", "--dropout", "nan"], "argument --dropout: expected a number in [0, 1)"),
+    (["fit", "--dropout", "half"], "argument --dropout: expected a number in [0, 1)"),
+    (["fit", "--norm", "group"], "argument --norm: invalid choice"),
+    (["fit", "--norm", "batch", "--batch-size", "1"], "--norm batch: a batch of one point has no variance"),
+    (["fit", "--norm", "batch", "--batch-size", "2999"], "every batch of the 3000 (2999 leaves 1)"),  # the last batch
+    (["fit", "--norm", "layer", "--engine", "numba"],
+     "--engine engine numba: norm: the numba engine runs nets without a norm"),
+])
+def test_norm_and_dropout_flags_exit_2_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

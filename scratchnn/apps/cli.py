@@ -36,6 +36,7 @@ from ..data import workshop_data, workshop_test_points
 from ..activations import ACTIVATIONS
 from ..losses import CRITERIA, one_hot
 from ..metrics import accuracy
+from ..norms import NORMS
 from ..table import units_label
 from ..teaching import plots
 from ..teaching.exercises import NAMES as EXERCISE_NAMES
@@ -83,6 +84,17 @@ _positive_int = _number(int, 0, strict=True)
 _positive_float = _number(float, 0, strict=True)
 _nonnegative_float = _number(float, 0, strict=False)
 _seed = _number(int, 0, strict=False)
+
+
+def _probability(text):
+    """An argparse type: dropout's p, a number in [0, 1) (p = 1 would drop every unit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1) (the probability of dropping a unit), got {text!r}")
+    return value
 
 
 def _port(text):
@@ -195,6 +207,12 @@ def build_parser():
     p.add_argument("--l2", type=_nonnegative_float, default=0.0,
                    help="L2 regularisation λ: the loss gains λ/(2n) Σ_j ||θ^j[:, 1:]||², the biases left out "
                         "(default 0)")
+    p.add_argument("--norm", choices=NORMS, default=None,
+                   help="batch or layer: torch's BatchNorm1d or LayerNorm on z^j of every hidden layer, before g_j; "
+                        "runs on the NumPy engine (default: none)")
+    p.add_argument("--dropout", type=_probability, default=0.0,
+                   help="p in [0, 1): torch's Dropout(p) after g_j of every hidden layer, in training; runs on the "
+                        "NumPy engine (default: 0, none)")
     p.set_defaults(run=cmd_fit, parser=p)
 
     p = sub.add_parser("sweep", help="a grid over seeds, learning rates, optimizers and models, in parallel",
@@ -260,19 +278,20 @@ def build_parser():
     return parser
 
 
-def _engine(parser, args):
-    """The engine that trains for ``--engine``; the numba engine is compiled or loaded here, said first.
+def _engine(parser, args, net=None):
+    """The engine that trains for ``--engine`` (``net``: one of the nets it trains, whose norm or dropout the
+    numba engine does not run); the numba engine is compiled or loaded here, said first.
 
     Returns ``(engine, seconds)``: the seconds it took to get the numba engine ready (0 for numpy).
     """
     if args.engine == "numpy":
         return "numpy", 0.0
     optimizer, schedule = getattr(args, "optimizer", "adam"), getattr(args, "schedule", None)
-    if numpy_only(optimizer, schedule) is None:
+    if numpy_only(optimizer, schedule, net) is None:
         print(COMPILE_NOTE, flush=True)
     start = time.perf_counter()
     try:
-        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr), optimizer, schedule)
+        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr), optimizer, schedule, net)
     except RuntimeError as exc:
         parser.error(f"--engine {exc}")
     return engine, time.perf_counter() - start
@@ -334,9 +353,12 @@ def cmd_fit(parser, args):
     data, X, Y, X_test, Y_test, default_units = _fit_data(parser, args, dtype)
     units_list = args.units or default_units
     _check_widths(parser, units_list, default_units[0], data, args.criterion)
-    engine, _ = _engine(parser, args)
+    if args.norm == "batch" and args.batch_size is not None and 1 in (args.batch_size, len(X) % args.batch_size):
+        parser.error(f"--norm batch: a batch of one point has no variance; choose a --batch-size that leaves at "
+                     f"least 2 points in every batch of the {len(X)} ({args.batch_size} leaves 1)")
     nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
-                           criterion=args.criterion)
+                           criterion=args.criterion, norm=args.norm, dropout=args.dropout)
+    engine, _ = _engine(parser, args, nets[0])
     settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2,
                         weight_decay=args.weight_decay, schedule=args.schedule, step_size=args.step_size,
                         gamma=args.gamma, t_max=args.t_max, eta_min=args.eta_min)
@@ -346,12 +368,16 @@ def cmd_fit(parser, args):
           f"{args.epochs} epochs, {'full batch' if args.batch_size is None else f'batches of {args.batch_size}'}, "
           f"seed {args.seed}, {args.dtype}, {args.activation}, engine {engine}"
           + ("" if data == "workshop" else f", data {data}, criterion {args.criterion}")
-          + (f", l2 {args.l2}" if args.l2 else ""))
+          + (f", l2 {args.l2}" if args.l2 else "") + (f", norm {args.norm}" if args.norm else "")
+          + (f", dropout {args.dropout}" if args.dropout else ""))
     curves, preds, gaps, saved, classifiers = {}, {}, {}, {}, {}
     status = 0
     for net in nets:
         label = units_label(net.units)
         run = train(Run(net, X, Y, settings, twin=args.compare_torch), progress=_progress(args))
+        net.eval()  # the accuracy and predictions: batch norm on its running statistics, no dropout
+        if run.twin is not None:
+            run.twin.model.eval()
         _report_fit(run, X, Y, X_test, Y_test, curves, preds, gaps, classifiers)
         if run.status != "diverged" and args.save:
             saved[label] = _model_file(args.save, label, len(nets) > 1)

@@ -127,17 +127,19 @@ def make_scheduler(settings, optimizer):
     return CosineAnnealingLR(optimizer, s.epochs if s.t_max is None else s.t_max, s.eta_min or 0.0)
 
 
-def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, generator=10):
+def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, generator=10, norm=None, dropout=0.0):
     """An MLP whose hidden layers use ``activation`` and whose output layer suits ``criterion``.
 
     mse: every layer ``activation`` (the workshop's all-tanh nets); bce: a sigmoid output;
     cross_entropy: an identity output (the logits). ``generator``: a seed or a shared
     :class:`~scratchnn.TorchGenerator` (several nets drawn one after the other, as the notebook does).
+    ``norm`` (None, "batch", "layer") and ``dropout`` (p) go to every hidden layer, as ``MLP`` puts them.
     An unknown activation is refused by the MLP itself, with the known names.
     """
     output = get_criterion(criterion).output
     activations = activation if output is None else [activation] * (len(units) - 2) + [output]
-    return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion)
+    return MLP(units, activations=activations, dtype=dtype, generator=generator, criterion=criterion, norm=norm,
+               dropout=dropout)
 
 
 def resolve_engine(name, log=print, optimizer="adam", schedule=None, net=None):

@@ -36,16 +36,19 @@ WORKSHOP_LR = Settings.lr  # Adam's 0.015
 WORKSHOP_EPOCHS = Settings.epochs  # 1000 full-batch epochs
 
 
-def build_models(units_list=WORKSHOP_UNITS, seed=WORKSHOP_SEED, activation="tanh", dtype=np.float32, criterion="mse"):
+def build_models(units_list=WORKSHOP_UNITS, seed=WORKSHOP_SEED, activation="tanh", dtype=np.float32, criterion="mse",
+                 norm=None, dropout=0.0):
     """One MLP per entry of ``units_list``, drawn one after the other from one ``TorchGenerator(seed)``.
 
     That is what the notebook does after ``torch.manual_seed(seed)``: model k's
     initial weights depend on the models built before it. ``activation`` is every
     layer's, except the output of a criterion that needs its own (sigmoid for bce,
-    identity for cross_entropy): see :func:`scratchnn.apps.run.build_net`.
+    identity for cross_entropy): see :func:`scratchnn.apps.run.build_net`, which also puts ``norm`` and
+    ``dropout`` on the hidden layers.
     """
     gen = TorchGenerator(seed)
-    return [build_net(units, activation, criterion, dtype, generator=gen) for units in units_list]
+    return [build_net(units, activation, criterion, dtype, generator=gen, norm=norm, dropout=dropout)
+            for units in units_list]
 
 
 # ----------------------------------------------------------------- workshop
