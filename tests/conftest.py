@@ -1,6 +1,14 @@
 """Shared fixtures. Errors are scale-relative, ``max|a - b| / max|b|`` (see torchref.agreement)."""
 
-import numpy as np
+import os
+
+# One OpenMP thread per process, set before numpy or torch loads (and inherited by the notebooks' kernels and
+# the commands the tests start): the suite's two pytest-xdist workers share two cores, and torch's pool of two
+# spin-waits on a core the other worker is using. Measured: test_torchref, test_norms and test_train took 60 s
+# beside a busy core, 15 s with this; torch's BatchNorm1d on these tiny batches 30 ms a call, 0.02 ms.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 import pytest
 from hypothesis import settings
 
