@@ -8,9 +8,10 @@ TESTS = Path(__file__).parent
 TORCH_FREE_RUN = [
     "test_generator.py", "test_mlp.py", "test_activations.py", "test_losses.py", "test_optimizers.py",
     "test_train.py", "test_gradcheck.py", "test_data.py", "test_bad_input.py", "test_torchref.py",
-    "test_compare.py", "test_explain.py", "test_exercises.py", "test_classification.py", "test_datasets.py",
-    "test_diagnostics.py",
+    "test_compare.py", "test_explain.py", "test_classification.py", "test_datasets.py", "test_diagnostics.py",
 ]
+# test_exercises.py is left out: its own tests check without torch (test_without_torch_it_checks_against_scratchnns_engine,
+# the solutions against scratchnn's engine), as test_grade's do, and running all 140 here again cost 9 s of the suite
 
 
 def _run_without_torch(code):

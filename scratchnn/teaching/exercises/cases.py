@@ -10,7 +10,7 @@ Everything is drawn from ``numpy.random.default_rng(SEED)``.
 The backprop-ninja exercises (batch norm, layer norm, dropout, the fused
 softmax-cross-entropy delta, AdamW, RMSprop) take ``case.ninja``: a
 :class:`Ninja` of the case's n points with arrays of their own, drawn from
-``default_rng([SEED, number])`` so that the nets above stay as they were.
+``default_rng([seed, number])`` so that the nets above stay as they were.
 """
 
 import numpy as np
@@ -40,8 +40,8 @@ class Ninja:
     ``logits (n, C)`` and integer ``labels (n,)`` for cross-entropy.
     """
 
-    def __init__(self, number, n):
-        rng = np.random.default_rng([SEED, number])
+    def __init__(self, number, n, seed=SEED):
+        rng = np.random.default_rng([seed, number])
         u = int(rng.integers(4, 7))
         self.z = 2 * rng.standard_normal((n, u)) + 0.5  # pre-activations, not centred
         self.gamma = rng.uniform(0.5, 1.5, size=u)  # not torch's initial 1 and 0: a forgotten γ or β shows
@@ -59,14 +59,15 @@ class Ninja:
 class Case:
     """One net and its data: ``units``, ``theta``, ``X``, ``Y``, optimizer gradients ``G``."""
 
-    def __init__(self, number, units, theta, X, Y, G):
+    def __init__(self, number, units, theta, X, Y, G, seed=SEED):
         self.number = number  # 1, 2, ... as printed
+        self.seed = seed  # of make_cases: with the number, it names the case
         self.units = units
         self.theta = theta
         self.X = X
         self.Y = Y
         self.G = G
-        self.ninja = Ninja(number, X.shape[0])
+        self.ninja = Ninja(number, X.shape[0], seed)
 
     @property
     def L(self):
@@ -98,5 +99,5 @@ def make_cases(seed=SEED):
         X = rng.standard_normal((n, u_in))  # (n, u^0)
         Y = rng.uniform(-1, 1, size=(n, u_out))  # (n, u^L), inside tanh's range
         G = [[rng.standard_normal(t.shape) for t in theta] for _ in range(STEPS)]  # G[k][j] like theta^j
-        cases.append(Case(number, units, theta, X, Y, G))
+        cases.append(Case(number, units, theta, X, Y, G, seed))
     return cases

@@ -36,25 +36,32 @@ from .cases import SEED, STEPS, make_cases
 MATCH_RTOL = 1e-6  # a mistake's code and the student's compute one formula in two orders: ~1e-15 apart
 
 
+# A reference's answers, kept for the life of the process: the cases are the same on every check (make_cases()
+# draws from a fixed seed), so a class graded, or a notebook checked cell by cell, computes each answer once.
+# Key: (the reference's NAME, the quantity, the case's seed and number). Nobody writes into these arrays: the
+# student's functions get copies of their inputs, and the comparisons only read.
+_ANSWERS = {}
+
+
 class _Reference:
-    """A reference module (engine or torch) with its forward and backward passes kept per case."""
+    """A reference module (engine or torch): each of its answers for a case (``forward_backward``,
+    ``numerical_gradient``, ``adam``, ``batchnorm``, ...) computed once per process and kept."""
 
     def __init__(self, module):
         self.module = module
         self.name = module.NAME
         self.short = module.SHORT
-        self._passes = {}
 
-    def forward_backward(self, case):
-        if case.number not in self._passes:
-            self._passes[case.number] = self.module.forward_backward(case)
-        return self._passes[case.number]
+    def __getattr__(self, quantity):
+        compute = getattr(self.module, quantity)
 
-    def numerical_gradient(self, case):
-        return self.module.numerical_gradient(case)
+        def answer(case):
+            key = (self.name, quantity, case.seed, case.number)
+            if key not in _ANSWERS:
+                _ANSWERS[key] = compute(case)
+            return _ANSWERS[key]
 
-    def __getattr__(self, quantity):  # sgd_momentum, adam, batchnorm, ...: the module's function of a case
-        return getattr(self.module, quantity)
+        return answer
 
 
 def _choose_reference(reference):
