@@ -42,6 +42,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from multiprocessing.connection import wait
 
 from ..teaching.exercises.calls import NAMES
@@ -595,7 +596,9 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
                     process = context.Process(target=_child, args=(sub, out, settings, hashes[sub.path], path))
-                    process.start()
+                    with warnings.catch_warnings():  # JAX, when a bench imported it, warns at every fork
+                        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+                        process.start()
                     try:
                         os.setpgid(process.pid, process.pid)  # as the child does: whichever comes first
                     except OSError:
