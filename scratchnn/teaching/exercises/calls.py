@@ -319,16 +319,21 @@ class SGDMomentumStep(Exercise):
 
 
 class AdamStep(Exercise):
-    """Steps t = 1..STEPS on every theta^j, m and v carried from zero."""
+    """Steps t = 1..STEPS on every theta^j, m and v carried from zero.
+
+    ``settings`` are the hyperparameters after ``t``, in the signature's order; ``reference`` names the
+    reference's function of a case.
+    """
+
+    settings = ADAM_SETTINGS
+    reference = "adam"
 
     def _call(self, fn, case, inputs, out):
-        s = ADAM_SETTINGS
         for j in range(case.L):
             theta = case.theta[j]
             m, v = np.zeros_like(theta), np.zeros_like(theta)
             for t in range(1, STEPS + 1):
-                result = out.call(fn, watch=False, theta=theta, D=case.G[t - 1][j], m=m, v=v, t=t, lr=s["lr"],
-                                  beta1=s["beta1"], beta2=s["beta2"], eps=s["eps"])
+                result = out.call(fn, watch=False, theta=theta, D=case.G[t - 1][j], m=m, v=v, t=t, **self.settings)
                 theta, m, v = out.as_list(result, 3, "(theta, m, v)", self.name)
                 out.values["theta", j, t] = theta
                 out.values["m", j, t] = m
@@ -337,29 +342,14 @@ class AdamStep(Exercise):
                     return
 
     def expected(self, ref, case):
-        return _in_step_order(ref.adam(case), case, ("theta", "m", "v"))
+        return _in_step_order(getattr(ref, self.reference)(case), case, ("theta", "m", "v"))
 
 
-class AdamWStep(Exercise):
-    """Steps t = 1..STEPS on every theta^j, m and v carried from zero, with AdamW's decoupled weight decay."""
+class AdamWStep(AdamStep):
+    """Adam's steps, with AdamW's decoupled weight decay (one more argument, ``weight_decay``)."""
 
-    def _call(self, fn, case, inputs, out):
-        s = ADAMW_SETTINGS
-        for j in range(case.L):
-            theta = case.theta[j]
-            m, v = np.zeros_like(theta), np.zeros_like(theta)
-            for t in range(1, STEPS + 1):
-                result = out.call(fn, watch=False, theta=theta, D=case.G[t - 1][j], m=m, v=v, t=t, lr=s["lr"],
-                                  beta1=s["beta1"], beta2=s["beta2"], eps=s["eps"], weight_decay=s["weight_decay"])
-                theta, m, v = out.as_list(result, 3, "(theta, m, v)", self.name)
-                out.values["theta", j, t] = theta
-                out.values["m", j, t] = m
-                out.values["v", j, t] = v
-                if out.problems:
-                    return
-
-    def expected(self, ref, case):
-        return _in_step_order(ref.adamw(case), case, ("theta", "m", "v"))
+    settings = ADAMW_SETTINGS
+    reference = "adamw"
 
 
 class RMSpropStep(Exercise):
