@@ -463,21 +463,33 @@ def _shape_matches(mistake, cases, expected, outcomes):
     return seen > 0
 
 
-def _only_the_bias_column(exercise, expected, outcomes):
-    """Whether every wrong answer shaped like theta is wrong in column 0 only (the weights right), on every case."""
-    rtol = exercise.rtol or 1e-10
-    seen = False
+def _answers(expected, outcomes):
+    """``[(yours, reference), ...]`` over every quantity of every case, or None when a case raised, came back
+    of the wrong kind, or a quantity is not an array of the reference's shape."""
+    pairs = []
     for exp, mine in zip(expected, outcomes):
         if mine.raised is not None or mine.problems:
-            return False
+            return None
         for key, ref in exp.items():
             value = mine.values.get(key)
-            if not isinstance(value, np.ndarray) or value.shape != ref.shape or ref.ndim != 2 or ref.shape[1] < 2:
-                return False
-            scale = float(np.max(np.abs(ref))) or 1.0
-            if np.max(np.abs(value[:, 1:] - ref[:, 1:])) > rtol * scale:
-                return False
-            seen |= bool(np.max(np.abs(value[:, 0] - ref[:, 0])) > rtol * scale)
+            if not isinstance(value, np.ndarray) or value.shape != ref.shape:
+                return None
+            pairs.append((value, ref))
+    return pairs
+
+
+def _only_the_bias_column(exercise, expected, outcomes):
+    """Whether every wrong answer shaped like theta is wrong in column 0 only (the weights right), on every case."""
+    pairs = _answers(expected, outcomes)
+    if pairs is None or any(ref.ndim != 2 or ref.shape[1] < 2 for _, ref in pairs):
+        return False
+    rtol = exercise.rtol or 1e-10
+    seen = False
+    for value, ref in pairs:
+        scale = float(np.max(np.abs(ref))) or 1.0
+        if np.max(np.abs(value[:, 1:] - ref[:, 1:])) > rtol * scale:
+            return False
+        seen |= bool(np.max(np.abs(value[:, 0] - ref[:, 0])) > rtol * scale)
     return seen
 
 
@@ -511,20 +523,17 @@ FLOAT32_DIGITS = (1e-9, 1e-5)  # max rel diffs of float64 results that went thro
 
 def _float32_precision(expected, outcomes):
     """Whether every answer is float64 and off by a relative 1e-9 to 1e-5 (float32's rounding), none further."""
+    pairs = _answers(expected, outcomes)
+    if pairs is None or any(value.dtype != np.float64 for value, _ in pairs):
+        return False
     low, high = FLOAT32_DIGITS
     seen = False
-    for exp, mine in zip(expected, outcomes):
-        if mine.raised is not None or mine.problems:
+    for value, ref in pairs:
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        rel = float(np.max(np.abs(value - ref))) / scale if scale else 0.0
+        if rel >= high:
             return False
-        for key, ref in exp.items():
-            value = mine.values.get(key)
-            if not isinstance(value, np.ndarray) or value.shape != ref.shape or value.dtype != np.float64:
-                return False
-            scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-            rel = float(np.max(np.abs(value - ref))) / scale if scale else 0.0
-            if rel >= high:
-                return False
-            seen |= rel > low
+        seen |= rel > low
     return seen
 
 
