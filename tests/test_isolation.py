@@ -233,11 +233,16 @@ def test_a_function_using_torch_after_the_checker_ran_torch_in_parallel():
     """The checker's torch reference starts torch's thread pool; a forked child has none of its threads,
     and a parallel op there would wait for them forever (the child runs torch on one thread)."""
     torch = pytest.importorskip("torch")
-    torch.tanh(torch.ones(1_000_000)).sum()  # a parallel op in this process
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)  # as a user's torch runs (the suite's conftest sets one OpenMP thread)
+    try:
+        torch.tanh(torch.ones(1_000_000)).sum()  # a parallel op in this process
 
-    def forward(theta, X):
-        torch.tanh(torch.ones(1_000_000)).sum()  # a student who uses torch
-        return RIGHT.forward(theta, X)
+        def forward(theta, X):
+            torch.tanh(torch.ones(1_000_000)).sum()  # a student who uses torch
+            return RIGHT.forward(theta, X)
 
-    result, _ = _check_two(forward, timeout=5)
+        result, _ = _check_two(forward, timeout=5)
+    finally:
+        torch.set_num_threads(saved)
     assert result.passed, str(result)

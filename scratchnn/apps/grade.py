@@ -28,7 +28,6 @@ crashed), ``timeout`` and ``missing`` (not written, or not defined).
 """
 
 import ast
-import contextlib
 import csv
 import faulthandler
 import hashlib
@@ -39,7 +38,6 @@ import multiprocessing
 import os
 import re
 import signal
-import sys
 import time
 import traceback
 import warnings
@@ -48,6 +46,7 @@ from multiprocessing.connection import wait
 from ..teaching.exercises.calls import NAMES
 from ..teaching.exercises.checker import TIMEOUT, check, check_file
 from ..teaching.exercises.hints import HINTS
+from ..teaching.exercises.isolation import torch_on_one_thread
 
 FORMAT = 1  # of the result files: a result written by another format is checked again
 GRADES = ("right", "wrong", "timeout", "missing")
@@ -294,6 +293,7 @@ def check_submission(sub, out, settings, sha256):
 def _child(sub, out, settings, sha256, path):
     """The forked child's life: its own process group, its output to /dev/null, check, save, exit."""
     os.setpgid(0, 0)  # a Ctrl-C in the terminal reaches the parent only, which stops the group
+    torch_on_one_thread()  # the parent's OpenMP pool did not come with the fork
     faulthandler.disable()  # a crash is told by the exit status, not by a traceback on the parent's terminal
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     null = os.open(os.devnull, os.O_RDWR)
@@ -445,26 +445,6 @@ def resolve_reference(reference=None):
     return "torch"
 
 
-@contextlib.contextmanager
-def _torch_single_threaded():
-    """torch's intra-op threads set to one while children are forked, then set back.
-
-    An OpenMP thread pool does not survive ``fork``: a child whose parent has run a parallel torch op
-    hangs in its own first one (batch_norm, a large product). One thread runs no parallel region; each
-    check is small, and the submissions run side by side anyway (``jobs``).
-    """
-    torch = sys.modules.get("torch")  # whatever torch this process has imported, if any
-    if torch is None:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _not_written(*args):
     raise NotImplementedError("your code here")
 
@@ -549,9 +529,8 @@ def grade(subs, out, jobs=2, timeout=TIMEOUT, only=None, reference=None, wall=No
     interrupted = False
     if todo:
         try:
-            with _torch_single_threaded():
-                _warm_up(names, resolved)
-                _run_children(todo, out, settings, hashes, jobs, wall, names, log, len(subs) - len(todo), len(subs))
+            _warm_up(names, resolved)
+            _run_children(todo, out, settings, hashes, jobs, wall, names, log, len(subs) - len(todo), len(subs))
         except KeyboardInterrupt:
             interrupted = True
     records = [r for r in (load_result(out, sub, hashes[sub.path], settings) for sub in subs) if r is not None]

@@ -151,11 +151,7 @@ def _child(job, messages, out_w, stack):
     # fresh streams on the descriptors: a notebook's sys.stdout talks to a kernel thread the child has not
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True, errors="backslashreplace")
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="backslashreplace")
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "set_num_threads"):
-        # a parent that ran a parallel torch op leaves an OpenMP pool the child does not have: a parallel op
-        # in the child (a student's function that uses torch) would wait for it forever
-        torch.set_num_threads(1)
+    torch_on_one_thread()
     faulthandler.disable()  # a crash of the student's code is reported by the parent, not dumped on a terminal
     faulthandler.register(signal.SIGUSR1, file=stack, all_threads=False)
     try:
@@ -170,6 +166,17 @@ def _child(job, messages, out_w, stack):
             except BaseException:  # a student may have closed or replaced it
                 pass
         os._exit(0)
+
+
+def torch_on_one_thread():
+    """In a forked child: torch, if this process has it, on one thread.
+
+    A parent that ran a parallel torch op leaves an OpenMP pool the child does not have: the child's first
+    parallel op (a student's function that uses torch, a reference's batch_norm) would wait for it forever.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "set_num_threads"):
+        torch.set_num_threads(1)
 
 
 def _parent(pid, messages_r, out_r, stack, timeout, student):
