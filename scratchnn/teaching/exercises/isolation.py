@@ -97,7 +97,7 @@ class Ended:
         return f"Ended({self.kind!r}, {self.text!r}, where={self.where!r})"
 
 
-class Outcome:
+class ChildRun:
     """What :func:`run` brought back: ``messages`` (in the order sent), ``printed``, ``ended`` (None: finished)
     and ``failed`` (a traceback, when the job itself raised: a bug of the checker, not of the student)."""
 
@@ -109,7 +109,7 @@ class Outcome:
 
 
 def run(job, timeout, student=None):
-    """Fork; the child runs ``job(send)``; the parent waits at most ``timeout`` seconds. Returns an :class:`Outcome`.
+    """Fork; the child runs ``job(send)``; the parent waits at most ``timeout`` seconds. Returns an :class:`ChildRun`.
 
     ``student(filename) -> bool`` tells the student's files from the others, to name the line a
     stopped child was running (default: any file outside scratchnn and the Python installation).
@@ -219,7 +219,7 @@ def _parent(pid, messages_r, out_r, stack, timeout, student):
         _, status = os.waitpid(pid, 0)
         if not done and failed is None:
             ended = Ended("crashed", _how_it_ended(status))
-    return Outcome(messages, printed, ended, failed)
+    return ChildRun(messages, printed, ended, failed)
 
 
 def _kill(pid):
