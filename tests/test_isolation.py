@@ -113,7 +113,9 @@ def test_a_million_printed_lines_are_cut_to_a_few():
             print("a line", k)
         return RIGHT.forward(theta, X)
 
-    result, _ = _check_two(forward)
+    # a million writes, one a line (the child's stdout is line-buffered, so that what a stopped function printed
+    # last is not lost): 2 s alone, and past the default 10 s beside a busy core (seen: 997,954 lines in 10 s)
+    result, _ = _check_two(forward, timeout=60)
     assert result.passed
     text = str(result)
     assert "it printed 1,000,000 lines; the first 6:" in text
@@ -170,7 +172,9 @@ def test_the_command_streams_each_verdict_and_a_ctrl_c_keeps_them(tmp_path):
     # without torch (the check against scratchnn's engine): the process starts in a second, not three
     code = "import sys; sys.modules['torch'] = None; from scratchnn.apps.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen([sys.executable, "-c", code, "check", str(path), "--timeout", "60"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # as from a terminal: a shell's background job (`pytest &`) passes SIGINT on ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen = []
         for line in process.stdout:
@@ -188,6 +192,31 @@ def test_the_command_streams_each_verdict_and_a_ctrl_c_keeps_them(tmp_path):
     assert out.rstrip().endswith("check: 1 of 3 functions right; stopped (Ctrl-C) before output_delta, "
                                  "layer_gradient")
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the child dies with the checker through Linux's prctl")
+def test_a_checker_killed_outright_takes_the_students_loop_with_it(tmp_path):
+    """SIGKILL to `scratchnn check` (no Ctrl-C handling can run) while output_delta loops in its child."""
+    path = tmp_path / "mine.py"
+    path.write_text(LOOPING)
+    code = "import sys; sys.modules['torch'] = None; from scratchnn.apps.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", code, "check", str(path), "--timeout", "60"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("forward: "):
+                break
+        time.sleep(0.3)  # output_delta's child is running
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1, children
+    finally:
+        process.kill()
+        process.communicate()
+    status = Path(f"/proc/{children[0]}/status")
+    deadline = time.monotonic() + 5
+    while status.exists() and "\tZ" not in status.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # gone, or a zombie nobody reaps in a container: dead either way
+    assert not status.exists() or "\tZ" in status.read_text(), "the student's loop outlived the checker"
 
 
 def test_the_command_times_out_and_goes_on(tmp_path, capsys):

@@ -46,7 +46,7 @@ from multiprocessing.connection import wait
 from ..teaching.exercises.calls import NAMES
 from ..teaching.exercises.checker import TIMEOUT, check, check_file
 from ..teaching.exercises.hints import HINTS
-from ..teaching.exercises.isolation import torch_on_one_thread
+from ..teaching.exercises.isolation import die_with, torch_on_one_thread
 
 FORMAT = 1  # of the result files: a result written by another format is checked again
 GRADES = ("right", "wrong", "timeout", "missing")
@@ -290,8 +290,9 @@ def check_submission(sub, out, settings, sha256):
     return record
 
 
-def _child(sub, out, settings, sha256, path):
+def _child(sub, out, settings, sha256, path, parent):
     """The forked child's life: its own process group, its output to /dev/null, check, save, exit."""
+    die_with(parent)  # a grader killed outright (no Ctrl-C handling) takes its children with it
     os.setpgid(0, 0)  # a Ctrl-C in the terminal reaches the parent only, which stops the group
     torch_on_one_thread()  # the parent's OpenMP pool did not come with the fork
     faulthandler.disable()  # a crash is told by the exit status, not by a traceback on the parent's terminal
@@ -574,7 +575,7 @@ def _run_children(todo, out, settings, hashes, jobs, wall, names, log, already, 
                 # SIGINT held while forking: the child exists in `running` before a Ctrl-C can stop this loop
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
-                    process = context.Process(target=_child, args=(sub, out, settings, hashes[sub.path], path))
+                    process = context.Process(target=_child, args=(sub, out, settings, hashes[sub.path], path, os.getpid()))
                     with warnings.catch_warnings():  # JAX, when a bench imported it, warns at every fork
                         warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
                         process.start()

@@ -19,6 +19,7 @@ Forking needs ``os.fork`` (Linux, macOS). Elsewhere :func:`available` is False a
 checker runs the functions in its own process.
 """
 
+import ctypes
 import faulthandler
 import io
 import linecache
@@ -122,9 +123,10 @@ def run(job, timeout, student=None):
     with warnings.catch_warnings():
         # JAX, when a bench imported it, warns at every fork; the child runs NumPy and the student's code only
         warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-        pid = os.fork()
+        parent, pid = os.getpid(), os.fork()
     if pid == 0:  # the child: never returns
         try:
+            die_with(parent)
             messages_r.close()
             os.close(out_r)
             _child(job, messages_w, out_w, stack)
@@ -138,6 +140,22 @@ def run(job, timeout, student=None):
         messages_r.close()
         os.close(out_r)
         stack.close()
+
+
+def die_with(parent):
+    """Linux: the kernel kills this child when the checker dies, even by SIGKILL (a student's endless loop must
+    not outlive it, on a class's server least of all). Elsewhere the checker's own Ctrl-C handling stops it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the checker died before prctl took effect
+        os._exit(0)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _child(job, messages, out_w, stack):
