@@ -94,6 +94,14 @@ def test_fit_ctrl_c_writes_what_was_trained(tmp_path, monkeypatch, capsys):
     assert all(np.array_equal(a, b) for a, b in zip(sn.MLP.load(model).theta, reference.theta))
 
 
+def exits_2_saying(argv, message, capsys):
+    """``scratchnn ARGV`` is a flag error: exit status 2, and ``message`` on stderr."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -111,10 +119,7 @@ def test_fit_ctrl_c_writes_what_was_trained(tmp_path, monkeypatch, capsys):
     ],
 )
 def test_bad_flags_exit_2_with_a_message(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    exits_2_saying(argv, message, capsys)
 
 
 def test_compare_torch_without_torch_is_a_flag_error(monkeypatch, capsys):
@@ -207,10 +212,7 @@ def test_fit_compare_torch_follows_the_criterion(capsys):
     ],
 )
 def test_classification_flags_exit_2_with_a_message(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    exits_2_saying(argv, message, capsys)
 
 
 @pytest.mark.parametrize("flags", [["--lr", "1e6"], ["--optimizer", "sgd", "--lr", "1e4"]])
@@ -284,10 +286,7 @@ def test_fit_compare_torch_with_a_schedule(capsys):
      "--engine engine numba: optimizer: the numba engine runs SGD and Adam; AdamW runs on the NumPy engine"),
 ])
 def test_schedule_flags_exit_2_naming_the_flag(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    exits_2_saying(argv, message, capsys)
 
 
 # ------------------------------------------------------------- batch norm, layer norm and dropout
@@ -326,7 +325,4 @@ def test_fit_with_dropout_only_names_dropout(capsys):
      "--engine engine numba: norm: the numba engine runs nets without a norm"),
 ])
 def test_norm_and_dropout_flags_exit_2_naming_the_flag(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    exits_2_saying(argv, message, capsys)
