@@ -169,12 +169,12 @@ def test_the_command_streams_each_verdict_and_a_ctrl_c_keeps_them(tmp_path):
     """forward's verdict is printed while output_delta still loops; Ctrl-C then ends the check with exit 130."""
     path = tmp_path / "mine.py"
     path.write_text(LOOPING)
-    # without torch (the check against scratchnn's engine): the process starts in a second, not three
-    code = "import sys; sys.modules['torch'] = None; from scratchnn.apps.cli import main; sys.exit(main(sys.argv[1:]))"
+    # without torch (the check against scratchnn's engine): the process starts in a second, not three; SIGINT
+    # handled as from a terminal (a shell's background job, `pytest &`, passes it on ignored)
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); sys.modules['torch'] = None; "
+            "from scratchnn.apps.cli import main; sys.exit(main(sys.argv[1:]))")
     process = subprocess.Popen([sys.executable, "-c", code, "check", str(path), "--timeout", "60"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               # as from a terminal: a shell's background job (`pytest &`) passes SIGINT on ignored
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         seen = []
         for line in process.stdout:
