@@ -46,7 +46,7 @@ from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
 from .run import (COMPILE_NOTE, ENGINE_CHOICES, OPTIMIZERS, SCHEDULE_FIELDS, SCHEDULES, TORCH_EXTRA, WITH_MOMENTUM, Run,
-                  Settings, load_torchref, numpy_only, per_epoch_ms, relative_gap, resolve_engine, train)
+                  Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine, train)
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -278,20 +278,17 @@ def build_parser():
     return parser
 
 
-def _engine(parser, args, net=None):
-    """The engine that trains for ``--engine`` (``net``: one of the nets it trains, whose norm or dropout the
-    numba engine does not run); the numba engine is compiled or loaded here, said first.
+def _engine(parser, args):
+    """The engine that trains for ``--engine``; the numba engine is compiled or loaded here, said first.
 
     Returns ``(engine, seconds)``: the seconds it took to get the numba engine ready (0 for numpy).
     """
     if args.engine == "numpy":
         return "numpy", 0.0
-    optimizer, schedule = getattr(args, "optimizer", "adam"), getattr(args, "schedule", None)
-    if numpy_only(optimizer, schedule, net) is None:
-        print(COMPILE_NOTE, flush=True)
+    print(COMPILE_NOTE, flush=True)
     start = time.perf_counter()
     try:
-        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr), optimizer, schedule, net)
+        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr))
     except RuntimeError as exc:
         parser.error(f"--engine {exc}")
     return engine, time.perf_counter() - start
@@ -358,7 +355,7 @@ def cmd_fit(parser, args):
                      f"least 2 points in every batch of the {len(X)} ({args.batch_size} leaves 1)")
     nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
                            criterion=args.criterion, norm=args.norm, dropout=args.dropout)
-    engine, _ = _engine(parser, args, nets[0])
+    engine, _ = _engine(parser, args)
     settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2,
                         weight_decay=args.weight_decay, schedule=args.schedule, step_size=args.step_size,
                         gamma=args.gamma, t_max=args.t_max, eta_min=args.eta_min)
