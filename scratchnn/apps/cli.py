@@ -169,14 +169,14 @@ def build_parser():
                       "(default: 1,5,1 and 1,10,1 and 1,5,5,1)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="torch.optim's Adam, SGD, AdamW, RMSprop or Adagrad, term for term, with torch's defaults "
-                        "for what the flags leave out; the numba engine runs adam and sgd (default: %(default)s)")
+                        "for what the flags leave out (default: %(default)s)")
     p.add_argument("--weight-decay", type=_nonnegative_float, default=None,
                    help="torch's weight_decay λ: adamw decays θ by lr λ each step, the others add λθ to the "
                         "gradient (default: the optimizer's, 0.01 for adamw, else 0)")
     p.add_argument("--schedule", choices=tuple(SCHEDULES), default=None,
                    help="a learning-rate schedule, stepped after every epoch: step (× --gamma every --step-size "
                         "epochs), exp (× --gamma every epoch), cosine (from --lr down to --eta-min over --t-max "
-                        "epochs), as torch.optim.lr_scheduler's; runs on the NumPy engine (default: a fixed lr)")
+                        "epochs), as torch.optim.lr_scheduler's (default: a fixed lr)")
     p.add_argument("--step-size", type=_positive_int, default=None,
                    help="with --schedule step: the epochs between two decays")
     p.add_argument("--gamma", type=_positive_float, default=None,
@@ -208,11 +208,11 @@ def build_parser():
                    help="L2 regularisation λ: the loss gains λ/(2n) Σ_j ||θ^j[:, 1:]||², the biases left out "
                         "(default 0)")
     p.add_argument("--norm", choices=NORMS, default=None,
-                   help="batch or layer: torch's BatchNorm1d or LayerNorm on z^j of every hidden layer, before g_j; "
-                        "runs on the NumPy engine (default: none)")
+                   help="batch or layer: torch's BatchNorm1d or LayerNorm on z^j of every hidden layer, before g_j "
+                        "(default: none)")
     p.add_argument("--dropout", type=_probability, default=0.0,
-                   help="p in [0, 1): torch's Dropout(p) after g_j of every hidden layer, in training; runs on the "
-                        "NumPy engine (default: 0, none)")
+                   help="p in [0, 1): torch's Dropout(p) after g_j of every hidden layer, in training, its masks "
+                        "torch's (default: 0, none)")
     p.set_defaults(run=cmd_fit, parser=p)
 
     p = sub.add_parser("sweep", help="a grid over seeds, learning rates, optimizers and models, in parallel",

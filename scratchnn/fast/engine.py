@@ -1,11 +1,13 @@
 """The Python side of the numba engine: pack the net, optimizer and data for the kernels, and unpack.
 
-:func:`pack` copies theta^j and the optimizer's state arrays into flat buffers (theta^j
-from ``theta_off[j]``, row-major, bias in column 0 as ever) held by the kernels' named
-tuples (:data:`~scratchnn.fast.kernels.PackedNet`, :data:`~scratchnn.fast.kernels.PackedOptimizer`),
-the compiled loop runs, and :func:`unpack` writes the results back into the caller's arrays
-*in place*, so ``net.theta``, ``opt.m``/``opt.v``/``opt.v_max``/``opt.b`` and ``opt.t`` end as
-the NumPy engine would leave them.
+:func:`pack` copies the parameters (θ^j from ``theta_off[j]``, row-major, bias in column 0 as
+ever; then a norm's γ^j and β^j: ``net.params`` flat) and the optimizer's state arrays into flat
+buffers held by the kernels' named tuples (:data:`~scratchnn.fast.kernels.PackedNet`,
+:data:`~scratchnn.fast.kernels.PackedOptimizer`; :func:`pack_norm`: the norm, dropout, running
+statistics and the masks' generator), the compiled loop runs, and :func:`unpack` writes the
+results back into the caller's arrays *in place*, so ``net.params``, the optimizer's state
+(``opt.m``, ``opt.square_avg``, … as it names them), ``opt.t``, a schedule, the running statistics
+and the generator end as the NumPy engine would leave them.
 """
 
 import time

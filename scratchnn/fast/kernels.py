@@ -47,7 +47,7 @@ What the kernels take
 ---------------------
 Named tuples, packed by :mod:`scratchnn.fast.engine` (``pack``, ``workspace``): :data:`PackedNet`
 (the widths, activations, BLAS choices, theta^j flat and the criterion), :data:`PackedOptimizer`
-(the :data:`Hyperparameters` and flat state of Adam or SGD) and :data:`Workspace` (a chunk's
+(the :data:`Hyperparameters` and flat state of the optimizer) and :data:`Workspace` (a chunk's
 buffers and the group partials). Compiled, ``net.theta`` is the same load as ``net[4]``. The
 kernels called from Python (``fit_epochs``, ``batch_loss_grad``, ``optimizer_step``) also take
 them as plain tuples (``engine.plain``) and name them again on entry: numba types a named tuple

@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from ..norms import EPS, MOMENTUM
-from .elementwise import JIT, g_rows, times_g_prime
+from .elementwise import JIT, TANH, g_rows, times_g_prime, vtanh
 from .kernels import (BCE, CROSS_ENTROPY, MSE, REDUCE, PackedNet, PackedOptimizer, binary_cross_entropy, gather,
                       grad_small, l2_term, optimizer_step, softmax_cross_entropy, squared_error, theta_t_delta_row,
                       view)
@@ -251,8 +251,8 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
                    Zt, H, K, A, drawn):
     """Hidden layer j's forward pass from Z^j (u^j, m): z̃^j = norm(Z^j), H = g_j(z̃^j), A^j[1:] = H ⊙ K^j.
 
-    One unit's row at a time (it stays in L1 from the statistics to the dropout); layer norm's statistics,
-    per point, first for the whole layer. Without dropout H is A^j[1:] itself; without a norm z̃^j is Z^j.
+    The mask first, then the statistics, then the element-wise passes (one, fused, for batch norm, tanh and dropout).
+    Without dropout H is A^j[1:] itself; without a norm z̃^j is Z^j.
     """
     u, m = Z.shape
     if dropping:
@@ -268,36 +268,87 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
         for s in range(u):
             mu[s] = running_mean[s]
             invstd[s] = T(1) / np.sqrt(running_var[s] + T(EPS))
-    for s in range(u):
-        if norm.norm == BATCH:
-            normalize_rows(Z[s : s + 1], mu[s : s + 1], invstd[s : s + 1], gamma[s : s + 1], beta[s : s + 1],
-                           Zhat[s : s + 1], Zt[s : s + 1])
-        g_rows(code, Zt[s : s + 1], H[s : s + 1])
-        if dropping:
+    if norm.norm == BATCH and code == TANH and dropping:  # the bench's layer: one pass after the statistics
+        batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, Zt, H, A)
+        return
+    if norm.norm == BATCH:
+        normalize_rows(Z, mu, invstd, gamma, beta, Zhat, Zt)
+    g_rows(code, Zt, H)
+    if dropping:
+        for s in range(u):
             for i in range(m):
                 A[s + 1, i] = H[s, i] * K[s, i]
 
 
 @njit(**JIT)
+def batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, Zt, H, A):
+    """ẑ = (z − μ_s) · 1/√(σ²_s + ε), z̃ = γ_s ẑ + β_s, H = tanh z̃ and A^j[1:] = H ⊙ K, element by element in one
+    pass (batch norm, tanh and dropout: what :func:`hidden_forward` does in four passes for any g and norm)."""
+    for s in range(Z.shape[0]):
+        m_s, r_s, g_s, b_s = mu[s], invstd[s], gamma[s], beta[s]
+        for i in range(Z.shape[1]):
+            zh = (Z[s, i] - m_s) * r_s
+            zt = g_s * zh + b_s
+            h = vtanh(zt)
+            Zhat[s, i] = zh
+            Zt[s, i] = zt
+            H[s, i] = h
+            A[s + 1, i] = h * K[s, i]
+
+
+@njit(**JIT)
 def hidden_backward(norm, training, dropping, code, delta, Zt, H, K, Zhat, gamma, invstd, dgamma, dbeta, c):
     """δ^j in place from ``delta`` = ∂𝓛/∂a^j[1:] (u^j, m): through dropout (⊙ K^j), g_j (⊙ g_j'(z̃^j)) and the norm
-    (adding dγ^j, dβ^j), one unit's row at a time; layer norm's sums over the units of a point come last."""
-    for s in range(delta.shape[0]):
-        row = delta[s : s + 1]
-        if dropping:
+    (adding dγ^j, dβ^j); two fused passes for batch norm (training), tanh and dropout."""
+    if norm.norm == BATCH and training and code == TANH and dropping:  # the bench's layer: two passes
+        batchnorm_tanh_dropout_backward(delta, K, H, Zhat, gamma, invstd, dgamma, dbeta)
+        return
+    if dropping:
+        for s in range(delta.shape[0]):
             for i in range(delta.shape[1]):
                 delta[s, i] *= K[s, i]
-        times_g_prime(code, Zt[s : s + 1], H[s : s + 1], row)  # δ̃^j = ∂𝓛/∂z̃^j
-        if norm.norm == NONE:
-            continue
-        affine_grads(row, Zhat[s : s + 1], gamma[s : s + 1], dgamma[s : s + 1], dbeta[s : s + 1])  # row: dẑ
-        if norm.norm == BATCH and training:
-            batchnorm_backward_rows(row, Zhat[s : s + 1], invstd[s : s + 1])
-        elif norm.norm == BATCH:
-            scale_rows(row, invstd[s : s + 1])
+    times_g_prime(code, Zt, H, delta)  # δ̃^j = ∂𝓛/∂z̃^j
+    if norm.norm == NONE:
+        return
+    affine_grads(delta, Zhat, gamma, dgamma, dbeta)  # delta: dẑ
+    if norm.norm == BATCH and training:
+        batchnorm_backward_rows(delta, Zhat, invstd)
+    elif norm.norm == BATCH:
+        scale_rows(delta, invstd)
     if norm.norm == LAYER:
         m = delta.shape[1]
         layernorm_backward_columns(delta, Zhat, invstd, c[:m], c[m : 2 * m])
+
+
+@njit(**REDUCE)
+def tanh_dropout_sums(delta, s, K, H, Zhat):
+    """δ̃_si = δ_si K_si (1 − H_si²) in place, returning Σ_i δ̃_si and Σ_i δ̃_si ẑ_si (dβ_s and dγ_s)."""
+    T = delta.dtype.type
+    one = T(1)
+    sum_d = sum_dz = T(0)
+    for i in range(delta.shape[1]):
+        d = delta[s, i] * K[s, i] * (one - H[s, i] * H[s, i])
+        delta[s, i] = d
+        sum_d += d
+        sum_dz += d * Zhat[s, i]
+    return sum_d, sum_dz
+
+
+@njit(**JIT)
+def batchnorm_tanh_dropout_backward(delta, K, H, Zhat, gamma, invstd, dgamma, dbeta):
+    """:func:`hidden_backward` for batch norm (training), tanh and dropout in two passes: δ̃ = δ ⊙ K ⊙ (1 − H²) with
+    its sums dβ_s = Σ_i δ̃, dγ_s = Σ_i δ̃ ẑ, then δ = (γ_s δ̃ − mean(dẑ) − ẑ mean(dẑ ẑ)) · 1/√(σ²_s + ε), where
+    dẑ = γ_s δ̃, so mean(dẑ) = γ_s dβ_s / m and mean(dẑ ẑ) = γ_s dγ_s / m."""
+    T = delta.dtype.type
+    m = T(delta.shape[1])
+    for s in range(delta.shape[0]):
+        sum_d, sum_dz = tanh_dropout_sums(delta, s, K, H, Zhat)
+        dbeta[s] += sum_d
+        dgamma[s] += sum_dz
+        g_s, r_s = gamma[s], invstd[s]
+        c1, c2 = g_s * sum_d / m, g_s * sum_dz / m
+        for i in range(delta.shape[1]):
+            delta[s, i] = (g_s * delta[s, i] - c1 - Zhat[s, i] * c2) * r_s
 
 
 # ------------------------------------------------------------------------------- the batch
