@@ -190,3 +190,113 @@ def test_masks_are_torchs():
         assert np.array_equal(mt.keep_mask(gen, shape, p), expected)
         kept = torch.nn.functional.dropout(torch.ones(shape, dtype=torch.float64), p, training=True) != 0
         assert np.array_equal(mt.keep_mask(gen, shape, p), kept.numpy())  # the next draw of both streams
+
+
+# --------------------------------------------------------------- draw_keep_columns: the mask transposed, (u, m)
+def columns_reference(key, pos, t, scale, m, u, dtype):
+    """draw_keep_scaled's m·u elements reshaped (m, u) and transposed: the K that draw_keep_columns must give (the
+    state arrays advanced as it must leave them)."""
+    flat = np.empty(m * u, dtype)
+    mt.draw_keep_scaled(key, pos, t, scale, flat)
+    return flat.reshape(m, u).T
+
+
+def draw_columns(key, pos, t, scale, m, u, dtype):
+    K = np.empty((u, m), dtype)
+    mt.draw_keep_columns(key, pos, t, scale, K)
+    return K
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("u", [1, 3, 32, 33])
+def test_draw_keep_columns_is_draw_keep_scaled_transposed(u, dtype):
+    """K == draw_keep_scaled's (m, u) mask transposed, bit for bit, and (key, pos) then the reference's: a fresh
+    state, an odd start (every pair straddles), mid-block, a block's last word; m around the 32-element keep words."""
+    for before in (0, 1, 300, 623):
+        for m in (1, 2, 127, 128, 129, 3000):
+            for p in (0.1, 0.25, 0.5, 0.0):
+                key, pos = state_arrays(advanced(5, before))
+                ref_key, ref_pos = key.copy(), pos.copy()
+                scale = dtype(1) / dtype(1 - p)
+                expected = columns_reference(ref_key, ref_pos, 1 - p, scale, m, u, dtype)
+                K = draw_columns(key, pos, 1 - p, scale, m, u, dtype)
+                assert np.array_equal(K, expected), (before, m, p)
+                assert pos[0] == ref_pos[0] and np.array_equal(key, ref_key), (before, m, p)
+
+
+@pytest.mark.parametrize("dtype, seed, m, u, p", [(np.float32, 0, 3000, 32, 0.1), (np.float64, 2, 129, 33, 0.25)])
+def test_draw_keep_columns_is_dropout_scale_transposed(dtype, seed, m, u, p):
+    """Against the textbook engine: K == dropout_scale(dropout_mask(gen, (m, u), p), p).T, twice in a row."""
+    gen, ref = TorchGenerator(seed), TorchGenerator(seed)
+    key, pos = state_arrays(gen)
+    for _ in range(2):
+        K = draw_columns(key, pos, 1 - p, dtype(1) / dtype(1 - p), m, u, dtype)
+        assert np.array_equal(K, norms.dropout_scale(norms.dropout_mask(ref, (m, u), p), p, dtype).T)
+    assert_same_state(key, pos, ref)
+
+
+def test_draw_keep_columns_of_no_elements_draws_nothing():
+    for u, m in [(3, 0), (0, 5)]:
+        key, pos = state_arrays(advanced(1, 7))
+        assert draw_columns(key, pos, 0.9, 2.0, m, u, np.float32).shape == (u, m)
+        assert_same_state(key, pos, advanced(1, 7))
+
+
+def tie_threshold(words, k, kept):
+    """t with K = keep_bound(t) = khi·2^32 + klo: khi = hi_k, element k's r1 & (2^21 − 1) (a tie), and klo = r2_k + 1
+    (element k kept: r2_k < klo) or r2_k (dropped). ``words``: the outputs, r1_k = words[2k], r2_k = words[2k + 1]."""
+    hi, r2 = int(words[2 * k]) & (2**21 - 1), int(words[2 * k + 1])
+    bound = (hi << 32) + r2 + kept
+    t = bound * 2.0**-53  # exact: bound < 2^53
+    assert int(mt.keep_bound(t)) == bound and bound >> 32 == hi  # the tie is built (r2_k + 1 did not carry)
+    return t
+
+
+# (words drawn before, m, u, tied element k): k = 5 in a keep word read from the key; from an odd start, k = 300 in
+# the keep word (elements 288 … 319, key words 577 … 640) copied around the first twist, k = 311 the pair split by
+# it (r1 key[623], r2 the next block's key[0]); k = 3 in a last keep word copied without a twist (20 of 24 words)
+TIES = [(1, 40, 33, 5), (1, 40, 33, 300), (1, 40, 33, 311), (600, 2, 5, 3)]
+
+
+@pytest.mark.parametrize("before, m, u, k", TIES)
+def test_draw_keep_columns_settles_ties_by_r2(before, m, u, k):
+    """Element k's hi equals khi: it is kept iff r2 < klo, with klo built either way, as x_k < t says and as
+    draw_keep_scaled draws it; a rule without r2 (ties always kept, or always dropped) fails one of the two."""
+    words = advanced(9, before).random32(2 * m * u)
+    r64 = (words[0::2].astype(np.uint64) << np.uint64(32)) | words[1::2]
+    i, s = divmod(k, u)
+    for kept in (True, False):
+        t = tie_threshold(words, k, kept)
+        x_k = float(r64[k] & np.uint64(2**53 - 1)) * 2.0**-53
+        assert (x_k < t) == kept
+        key, pos = state_arrays(advanced(9, before))
+        ref_key, ref_pos = key.copy(), pos.copy()
+        K = draw_columns(key, pos, t, 2.0, m, u, np.float64)
+        assert K[s, i] == (2.0 if kept else 0.0)
+        assert np.array_equal(K, columns_reference(ref_key, ref_pos, t, 2.0, m, u, np.float64))
+        assert pos[0] == ref_pos[0] and np.array_equal(key, ref_key)
+
+
+def test_the_column_checks_catch_planted_mistakes():
+    """K against a model from the words: equal to the right rule; not equal to s and i swapped (the mask in draw
+    order reshaped (u, m), not transposed), nor to ties decided without r2: kept (hi ≤ khi) or dropped (hi < khi)."""
+    m, u = 40, 33
+    words = advanced(9, 1).random32(2 * m * u)
+    r1, r2 = words[0::2].astype(np.uint64), words[1::2].astype(np.uint64)
+
+    def model(t, ties="r2", transposed=True):
+        bound = int(mt.keep_bound(t))
+        khi, klo, hi = bound >> 32, bound & 0xFFFFFFFF, r1 & np.uint64(2**21 - 1)
+        kept = {"r2": (hi < khi) | ((hi == khi) & (r2 < klo)), "kept": hi <= khi, "dropped": hi < khi}[ties]
+        return kept.reshape(m, u).T if transposed else kept.reshape(u, m)
+
+    def drawn(t):
+        return draw_columns(*state_arrays(advanced(9, 1)), t, 1.0, m, u, np.float32) != 0
+
+    assert np.array_equal(drawn(0.9), model(0.9))
+    assert not np.array_equal(drawn(0.9), model(0.9, transposed=False))
+    for k in (300, 311):
+        for kept in (True, False):
+            t = tie_threshold(words, k, kept)
+            assert np.array_equal(drawn(t), model(t))
+            assert not np.array_equal(drawn(t), model(t, ties="dropped" if kept else "kept"))
