@@ -184,8 +184,7 @@ def norm_workspace(net, n_max):
                 offsets[name][j] = off
                 off += max(u[j], n_max)
     scalars = {}
-    for name, size in (("y_off", u[L] * n_max), ("c_off", 2 * n_max), ("drawn_off", max(u) * n_max),
-                       ("tmp_off", max(t.size for t in net.theta))):
+    for name, size in (("y_off", u[L] * n_max), ("c_off", 2 * n_max), ("tmp_off", max(t.size for t in net.theta))):
         scalars[name] = off
         off += size
     plan = N.Plan(**{name: scalars.get(name, offsets.get(name)) for name in N.Plan._fields})

@@ -29,7 +29,7 @@ depend on nothing but the inputs.
 Masks: each training-mode forward pass draws layer j's keep-mask from the net's MT19937 state
 (:mod:`scratchnn.fast.mt19937`), as torch's ``nn.Dropout`` does after ``torch.manual_seed``: one
 float64 uniform per element of the (m, u^j) array, in its row-major order, kept where it is below
-1 − p. The draw writes mask/(1 − p) in that order; it is transposed into K^j.
+1 − p; ``mt19937.draw_keep_columns`` writes mask/(1 − p) straight into the transposed K^j.
 """
 
 from collections import namedtuple
@@ -42,7 +42,7 @@ from .elementwise import JIT, TANH, g_rows, times_g_prime, vtanh
 from .kernels import (BCE, CROSS_ENTROPY, MSE, REDUCE, PackedNet, PackedOptimizer, binary_cross_entropy, gather,
                       grad_small, l2_term, optimizer_step, softmax_cross_entropy, squared_error, theta_t_delta_row,
                       view)
-from .mt19937 import draw_keep_scaled
+from .mt19937 import draw_keep_columns
 
 NONE, BATCH, LAYER = 0, 1, 2  # the norm's code: MLP(..., norm=None | "batch" | "layer")
 
@@ -58,12 +58,12 @@ flat parameters are ``net.params``: θ^0 … θ^{L−1}, the γ's, the β's); ``
 (624,) uint32 and ``mt_pos`` (1,) int64 the MT19937 state the masks are drawn from (updated in place)."""
 
 Plan = namedtuple("Plan", ["a_off", "z_off", "zhat_off", "zt_off", "h_off", "keep_off", "d_off", "mu_off", "var_off",
-                           "invstd_off", "y_off", "c_off", "drawn_off", "tmp_off"])
+                           "invstd_off", "y_off", "c_off", "tmp_off"])
 Plan.__doc__ = """Where a batch's quantities start in the flat work buffer (``engine.norm_workspace``), each (L + 1,)
 int64 indexed by the layer j unless scalar: A^j (u^j + 1 rows, row 0 the bias unit; A^L: u^L rows), Z^j,
 ẑ^j, z̃^j, g_j(z̃^j) before dropout (H^j), K^j, δ^j (u^j + 1 rows, row 0 scratch for BLAS), μ^j, σ²^j
 and 1/√(σ²^j + ε) (u^j entries for batch norm, m for layer norm), Y, two per-point sums (layer norm's
-backward), the masks as drawn ((m, u^j) row-major) and a scratch D^j. Rows are ``m`` long."""
+backward) and a scratch D^j. Rows are ``m`` long."""
 
 
 @njit(**REDUCE)
@@ -227,28 +227,16 @@ def scale_rows(d_hat, invstd):
 
 
 # ------------------------------------------------------------------------------------ dropout
-MASK_BLOCK = 128  # points per draw: a block's mask, drawn (points, units), is transposed while in L1
-
-
 @njit(**JIT)
-def draw_keep(norm, drawn, K):
-    """K = mask/(1 − p) for one layer, (u^j, m): drawn as torch draws an (m, u^j) mask, a block of points at a time,
-    each block transposed into K as it is drawn."""
-    u, m = K.shape
+def draw_keep(norm, K):
+    """K = mask/(1 − p) for one layer, (u^j, m): the transpose of the (m, u^j) mask torch draws, drawn in place."""
     T = K.dtype.type
-    scale = T(1) / T(1 - norm.p)  # as dropout_scale: 1/(1 − p) rounded in the dtype
-    for i0 in range(0, m, MASK_BLOCK):
-        b = min(MASK_BLOCK, m - i0)
-        block = drawn[: b * u]  # (b, u) row-major: point i0 + ii, unit s at ii·u + s
-        draw_keep_scaled(norm.mt_key, norm.mt_pos, 1.0 - norm.p, scale, block)
-        for s in range(u):
-            for ii in range(b):
-                K[s, i0 + ii] = block[ii * u + s]
+    draw_keep_columns(norm.mt_key, norm.mt_pos, 1.0 - norm.p, T(1) / T(1 - norm.p), K)  # 1/(1 − p) in the dtype
 
 
 @njit(**JIT)
 def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invstd, running_mean, running_var, Zhat,
-                   Zt, H, K, A, drawn):
+                   Zt, H, K, A):
     """Hidden layer j's forward pass from Z^j (u^j, m): z̃^j = norm(Z^j), H = g_j(z̃^j), A^j[1:] = H ⊙ K^j.
 
     The mask first, then the statistics, then the element-wise passes (one, fused, for batch norm, tanh and dropout).
@@ -256,7 +244,7 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
     """
     u, m = Z.shape
     if dropping:
-        draw_keep(norm, drawn, K)
+        draw_keep(norm, K)
     if norm.norm == LAYER:
         layernorm_stats(Z, mu, invstd, EPS)
         normalize_columns(Z, mu, invstd, gamma, beta, Zhat, Zt)
@@ -397,7 +385,7 @@ def batch_loss_grad(net, norm, XT, YT, order, nb, work, plan, D, backward, train
             norm.running_mean[u0:u1], norm.running_var[u0:u1],
             view(work, plan.zhat_off[j], units[j], m) if normed else Z, view(work, plan.zt_off[j], units[j], m) if normed else Z,
             view(work, plan.h_off[j] if dropping else plan.a_off[j] + m, units[j], m),
-            view(work, plan.keep_off[j], units[j], m) if dropping else Z, A, work[plan.drawn_off :],
+            view(work, plan.keep_off[j], units[j], m) if dropping else Z, A,
         )
 
     # the loss and δ^L in the criterion's derived form
