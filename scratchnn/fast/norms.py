@@ -257,7 +257,7 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
             mu[s] = running_mean[s]
             invstd[s] = T(1) / np.sqrt(running_var[s] + T(EPS))
     if norm.norm == BATCH and code == TANH and dropping:  # the bench's layer: one pass after the statistics
-        batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, Zt, H, A)
+        batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, H, A)
         return
     if norm.norm == BATCH:
         normalize_rows(Z, mu, invstd, gamma, beta, Zhat, Zt)
@@ -269,17 +269,16 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
 
 
 @njit(**JIT)
-def batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, Zt, H, A):
+def batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, H, A):
     """ẑ = (z − μ_s) · 1/√(σ²_s + ε), z̃ = γ_s ẑ + β_s, H = tanh z̃ and A^j[1:] = H ⊙ K, element by element in one
-    pass (batch norm, tanh and dropout: what :func:`hidden_forward` does in four passes for any g and norm)."""
+    pass (batch norm, tanh and dropout: what :func:`hidden_forward` does in four passes for any g and norm).
+    z̃ is not kept: tanh's derivative is 1 − H², and the backward pass of this layer reads H, K and ẑ only."""
     for s in range(Z.shape[0]):
         m_s, r_s, g_s, b_s = mu[s], invstd[s], gamma[s], beta[s]
         for i in range(Z.shape[1]):
             zh = (Z[s, i] - m_s) * r_s
-            zt = g_s * zh + b_s
-            h = vtanh(zt)
+            h = vtanh(g_s * zh + b_s)
             Zhat[s, i] = zh
-            Zt[s, i] = zt
             H[s, i] = h
             A[s + 1, i] = h * K[s, i]
 
@@ -412,8 +411,12 @@ def batch_loss_grad(net, norm, XT, YT, order, nb, work, plan, D, backward, train
         A = view(work, plan.a_off[j], units[j] + 1, m)
         delta_next = view(work, plan.d_off[j + 1] + m, units[j + 1], m)
         Dj = view(D, theta_off[j], units[j + 1], units[j] + 1)
-        if blas[j]:  # D^j = δ^{j+1} (a^j)^T
-            np.dot(delta_next, A.T, Dj)
+        if blas[j]:  # D^j = δ^{j+1} (a^j)^T, as the transpose of a^j (δ^{j+1})^T: BLAS's faster order for these shapes
+            Dt = view(work, plan.tmp_off, units[j] + 1, units[j + 1])
+            np.dot(A, delta_next.T, Dt)
+            for s in range(units[j + 1]):
+                for k in range(units[j] + 1):
+                    Dj[s, k] = Dt[k, s]
         else:
             grad_small(delta_next, A, Dj)
         if j == 0:
