@@ -34,13 +34,17 @@ def run_cases(dtype, compile_seconds=None):
     compile_seconds = [] if compile_seconds is None else compile_seconds  # each fit's: the first compiles or loads
 
     def record(name, h, net):
-        cases[name] = {"loss": [float(x).hex() for x in h.loss], "theta": [t.tobytes().hex() for t in net.theta]}
+        cases[name] = {"loss": [float(x).hex() for x in h.loss], "theta": [t.tobytes().hex() for t in net.params]}
         compile_seconds.append(h.compile_seconds)
 
     # the workshop net: with fused multiply-adds the cached kernels first differed at epoch 17 of this fit
     net = sn.MLP([1, 5, 5, 1], dtype=dtype, generator=10)
     h = sn.fit(net, X, Y, sn.Adam(net.theta, lr=0.015), epochs=300, engine="numba")
     record("1-5-5-1 tanh, Adam, full batch", h, net)
+    # the kernels of nets with a norm or dropout (scratchnn.fast.norms): their reductions are vectorized too
+    net = sn.MLP([1, 8, 8, 1], dtype=dtype, generator=10, norm="batch", dropout=0.1)
+    h = sn.fit(net, X, Y, sn.AdamW(net.params, lr=0.01), epochs=30, batch_size=1000, seed=1, engine="numba")
+    record("1-8-8-1 tanh, batch norm, dropout, AdamW, minibatches", h, net)
     if dtype == np.float32:
         net = sn.MLP([1, 5, 5, 1], generator=10)
         opt = sn.Adam(net.theta, lr=0.015, weight_decay=1e-4, amsgrad=True)
