@@ -65,9 +65,9 @@ def test_cached_kernels_give_the_bits_of_freshly_compiled_ones(tmp_path, fresh_n
         assert f["misses"] > 0 and f["hits"] == 0, f"{d}: the first process should compile fit_epochs"
         assert c["hits"] > 0 and c["misses"] == 0, f"{d}: the second process should load fit_epochs from the cache"
         for name, run in (("fresh", f), ("cached", c)):  # History.compile_seconds: the compile or load, once a loop
-            # the first fit compiles (or loads) kernels.fit_epochs, the second (batch norm, dropout) norms.fit_epochs
-            assert [s > 0 for s in run["compile_seconds"]] == [True, True] + [False] * (len(run["compile_seconds"]) - 2), (
-                f"{d} {name}: compile seconds per fit {run['compile_seconds']}")
+            # the first fit compiles (or loads) kernels.fit_epochs, the batch norm/dropout case norms.fit_epochs
+            seconds = run["compile_seconds"]
+            assert seconds[0] > 0 and sum(s > 0 for s in seconds) == 2, f"{d} {name}: compile seconds per fit {seconds}"
         assert f["cases"].keys() == c["cases"].keys()
         for name, fc in f["cases"].items():
             cc = c["cases"][name]
