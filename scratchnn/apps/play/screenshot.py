@@ -79,6 +79,13 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
 
 
+def status_text(page):
+    """The text of the page's status hook (``.sn-status``, rendered by Panel inside a shadow root)."""
+    text = page.locator(".sn-status").evaluate("e => (e.shadowRoot || e).textContent")
+    found = re.search(r"(ready:|training).*", text)
+    return found.group(0).strip() if found else ""
+
+
 def main(path="docs/figures/playground.png"):
     """The README's screenshot: the workshop's 1-5-5-1 net, torch beside it."""
     from playwright.sync_api import expect, sync_playwright
@@ -88,11 +95,10 @@ def main(path="docs/figures/playground.png"):
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(url)
-        status = page.locator(".play-status p")
-        status.get_by_text("final loss").wait_for()
+        status = page.locator(".sn-status")
+        expect(status).to_contain_text(re.compile("^ready:"), timeout=60_000)
         page.locator(".play-compare-torch input").check()
-        expect(status).to_contain_text(re.compile(r"1000 epochs .*\(torch "), timeout=60_000)  # the finished run
-        page.wait_for_timeout(1000)  # the last figures reach the page
+        expect(status).to_contain_text(re.compile(r"^ready: .*1000 epochs.*\(torch "), timeout=60_000)  # all drawn
         page.screenshot(path=path, full_page=True)
         browser.close()
     print(f"wrote {path}")

@@ -9,6 +9,7 @@ and a Stop or a newer change can end it between two chunks), with ‖δ^j‖
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -25,6 +26,9 @@ LEARNING_RATES = tuple(float(f"{m}e{e}") for e in range(-4, 1) for m in (1, 1.5,
 EPOCHS = (10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
 BATCH_SIZES = (None, 1000, 256, 64, 16)  # None: the full batch, as the workshop
 DELTA_SAMPLES = 25  # ‖δ^j‖ is taken at least this often per run (once per chunk)
+SEED_MAX = 2**64 - 1  # torch's manual_seed takes seeds below 2^64
+PARTED = 1e3  # a free-running scratch-torch gap above this many ε of the dtype: the two engines have parted
+TUTORIAL_5 = "two correct engines part ways: tutorial 5 (05_two_engines.ipynb) shows why"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Settings:
     lr: float = runs.Settings.lr
     epochs: int = runs.Settings.epochs
     batch_size: int | None = None
-    seed: int = runs.Settings.seed
+    seed: int | str = runs.Settings.seed  # as typed: seed_number reads it
     dtype: str = "float32"
     engine: str = "numba"
     compare_torch: bool = False
@@ -70,6 +74,19 @@ def hidden_widths(text):
     return widths
 
 
+def seed_number(seed):
+    """The seed typed in the page (text or int) as an int in [0, 2^64); a ValueError says what is wrong.
+
+    Only the digits 0-9: "1e9", "3.7" and "-1" are refused, never read as another number.
+    """
+    text = str(seed).strip()
+    if isinstance(seed, bool) or not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(f"seed: expected a whole number >= 0, like 10; got {text!r}")
+    if int(text) > SEED_MAX:
+        raise ValueError(f"seed: at most 2^64 - 1 = {SEED_MAX} (torch's limit), got a number of {len(text)} digits")
+    return int(text)
+
+
 def check(settings):
     """The net's units ``[u^0, ..., u^L]`` for ``settings``; a ValueError names the setting that is wrong."""
     s = settings
@@ -81,8 +98,7 @@ def check(settings):
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {s.optimizer!r}")
     if s.criterion not in ("bce", "cross_entropy"):
         raise ValueError(f"classifier: expected bce or cross_entropy, got {s.criterion!r}")
-    if not (isinstance(s.seed, (int, np.integer)) and s.seed >= 0):
-        raise ValueError(f"seed: expected a whole number >= 0, got {s.seed!r}")
+    seed_number(s.seed)
     if not (isinstance(s.lr, (int, float)) and np.isfinite(s.lr) and s.lr > 0):
         raise ValueError(f"learning rate: expected a number > 0, got {s.lr!r}")
     if s.compare_torch and runs.load_torchref() is None:
@@ -110,9 +126,22 @@ class PlayRun:
 
     status = property(lambda self: self.run.status)
 
+    @property
+    def seed(self):
+        return seed_number(self.settings.seed)
+
     def warnings(self):
-        """The run's warnings for the learner (:meth:`~scratchnn.apps.run.Run.warnings`)."""
-        return self.run.warnings()
+        """The run's warnings for the learner (:meth:`~scratchnn.apps.run.Run.warnings`), ‖δ^1‖'s fall included."""
+        delta = self.delta
+        return self.run.warnings(delta1=(delta[0][0], delta[-1][0]) if len(delta) > 1 else None)
+
+    def parted(self):
+        """The first epoch at which the free-running scratch-torch loss gap exceeds PARTED ε, else None."""
+        torch_loss = self.torch_loss
+        if torch_loss is None or not len(torch_loss):
+            return None
+        above = np.flatnonzero(runs.relative_gap(self.loss, torch_loss) > PARTED * np.finfo(self.net.dtype).eps)
+        return int(above[0]) if len(above) else None
 
     @property
     def message(self):
@@ -132,6 +161,13 @@ class PlayRun:
         return self.run.history.seconds
 
     @property
+    def torch_running(self):
+        """True while the torch twin has epochs left to train (it trains after scratchnn)."""
+        twin = self.run.twin
+        return (twin is not None and twin.diverged_at is None and self.run.status != "diverged"
+                and sum(h.epochs for h in twin.histories) < self.run.epochs)
+
+    @property
     def torch_loss(self):
         """torch's loss per epoch, or None without the comparison."""
         return None if self.run.twin is None else self.run.torch_history.loss
@@ -147,36 +183,44 @@ class Session:
     def __init__(self):
         self._data = {}
 
-    def data(self, settings, dtype):
-        """``(X, Y, X_show, y_show)`` for ``settings.data`` (see :class:`PlayRun`)."""
+    def data(self, settings, dtype, seed):
+        """``(X, Y, X_show, y_show)`` for ``settings.data`` drawn with ``seed`` (see :class:`PlayRun`)."""
         s = settings
-        key = (s.data, s.noise, s.seed, s.criterion, dtype) if s.data != "workshop" else ("workshop", dtype)
+        key = (s.data, s.noise, seed, s.criterion, dtype) if s.data != "workshop" else ("workshop", dtype)
         if key not in self._data:
             if s.data == "workshop":
                 X, Y = workshop_data(dtype)
                 self._data[key] = (X, Y, workshop_test_points(X), None)
             else:
-                (X, y), (X_test, y_test) = datasets.playground_split(s.data, noise=s.noise, seed=s.seed, dtype=dtype)
+                (X, y), (X_test, y_test) = datasets.playground_split(s.data, noise=s.noise, seed=seed, dtype=dtype)
                 Y = y if s.criterion == "cross_entropy" else y[:, None].astype(dtype)
                 self._data[key] = (X, Y, X_test, y_test)
         return self._data[key]
 
-    def run(self, settings, stop=lambda: False, progress=None):
+    def run(self, settings, stop=lambda: False, progress=None, trained=None):
         """Train ``settings``'s net; returns the :class:`PlayRun`.
 
         Between two chunks ``stop()`` is asked (True ends the run: status "stopped") and
-        ``progress(run)`` is told how far it went. A ValueError means bad settings (:func:`check`).
+        ``progress(run)`` is told how far it went. With ``compare_torch`` the torch twin trains
+        the same chunks once scratchnn's run has ended (``trained(run)`` is called in between,
+        so that scratchnn's result can be shown first). A ValueError means bad settings (:func:`check`).
         """
         units = check(settings)
         s = settings
         dtype = np.dtype(s.dtype)
-        X, Y, X_show, y_show = self.data(s, dtype)
+        seed = seed_number(s.seed)
+        X, Y, X_show, y_show = self.data(s, dtype, seed)
         criterion = "mse" if s.data == "workshop" else s.criterion
-        net = runs.build_net(units, s.activation, criterion, dtype, generator=s.seed)
+        net = runs.build_net(units, s.activation, criterion, dtype, generator=seed)
         optimizer = "adam" if s.optimizer == "adam" else "sgd"
         loop = runs.Settings(optimizer, s.lr, MOMENTUM if s.optimizer == "momentum" else 0.0, s.epochs,
-                             s.batch_size, s.seed, s.engine)
-        play_run = PlayRun(s, runs.Run(net, X, Y, loop, twin=s.compare_torch), X_show, y_show)
-        play_run.run.train(progress=None if progress is None else lambda run: progress(play_run), stop=stop,
-                           snapshot=lambda run: delta_norms(run.net, run.X, run.Y), samples=DELTA_SAMPLES)
+                             s.batch_size, seed, s.engine)
+        run = runs.Run(net, X, Y, loop, twin="after" if s.compare_torch else False)
+        play_run = PlayRun(s, run, X_show, y_show)
+        told = None if progress is None else (lambda _: progress(play_run))
+        run.train(progress=told, stop=stop, snapshot=lambda r: delta_norms(r.net, r.X, r.Y), samples=DELTA_SAMPLES)
+        if trained is not None:
+            trained(play_run)
+        if run.twin is not None and run.status != "diverged":
+            run.train_twin(progress=told, stop=stop)
         return play_run
