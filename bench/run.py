@@ -4,13 +4,15 @@
                     [--fused] [--compile] [--million] [--scaling]
     python -m bench --play [--reps R]       the playground's retrain and redraw times (bench/play.py)
 
-For every net in the grid (the workshop nets at n = 3000, a sweep over n and one
-over width, a BLAS-bound net; ``--workshop``: the workshop nets only), each engine
+For every net in the grid (the workshop nets at n = 3000, the ninja row, a sweep over n and one
+over width, a BLAS-bound net; ``--workshop``: the workshop nets and the ninja row), each engine
 times: ``forward`` (forward pass and loss), ``backward`` (loss and gradients),
 ``step`` (one optimizer step) and ``epoch`` (one full-batch Adam epoch of the
 training loop, from a fit of many epochs). Every engine trains ``sn.MLP(units,
 dtype, generator=10)`` (tanh on every layer, the mean squared error) with Adam,
-lr = ``LR`` (:mod:`bench.config`). Fairness:
+lr = ``LR`` (:mod:`bench.config`); the ninja row (group ``ninja``: 1-32-32-1, n = 3000, float32)
+adds batch norm and dropout 0.1 to every hidden layer and trains with AdamW (torch: the same
+``nn.Sequential`` with ``BatchNorm1d`` and ``Dropout``, in training mode; the peers skip it). Fairness:
 
 - every library is pinned to ``--threads`` threads (torch.set_num_threads,
   numba.set_num_threads, BLAS through threadpoolctl, JAX through ``PJRT_NPROC``);
@@ -73,12 +75,18 @@ from .config import LR
 OPS = ("forward", "backward", "step", "epoch")
 
 
+NINJA = "ninja"  # the group of the backprop-ninja row: batch norm and dropout on every hidden layer, AdamW
+NINJA_NET = {"norm": "batch", "dropout": 0.1}
+
+
 def grid(quick, workshop=False):
-    """The (name, units, n, dtype) configurations to time (``workshop``: the three workshop nets only)."""
+    """The (name, units, n, dtype) configurations to time (``workshop``: the three workshop nets only, and the
+    ninja row: 1-32-32-1 tanh with batch norm and dropout 0.1, full-batch AdamW, float32)."""
     configs = []
     for units in ([1, 5, 1], [1, 10, 1], [1, 5, 5, 1]):
         for dtype in (np.float32, np.float64):
             configs.append(("workshop", units, 3000, dtype))
+    configs.append((NINJA, [1, 32, 32, 1], 3000, np.float32))
     if workshop:
         return configs
     ns = (1000, 10_000) if quick else (300, 1000, 3000, 10_000, 30_000, 100_000)
@@ -113,10 +121,11 @@ def clock(fn, repeat):
 class NumpyEngine:
     name = "numpy"
 
-    def __init__(self, units, X, Y, dtype):
-        self.net = sn.MLP(units, dtype=dtype, generator=10)
+    def __init__(self, units, X, Y, dtype, ninja=False):
+        # the ninja row: batch norm and dropout (NINJA_NET), trained with AdamW; else the plain net with Adam
+        self.net = sn.MLP(units, dtype=dtype, generator=10, **(NINJA_NET if ninja else {}))
         self.X, self.Y = X, Y
-        self.opt = sn.Adam(self.net.theta, lr=LR)
+        self.opt = (sn.AdamW if ninja else sn.Adam)(self.net.params, lr=LR)
         self.D = self.net.loss_and_grad(X, Y)[1]
 
     def op(self, name):
@@ -146,16 +155,17 @@ class NumbaEngine(NumpyEngine):
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, units, X, Y, dtype, fused=False, compiled=False):
+    def __init__(self, units, X, Y, dtype, fused=False, compiled=False, ninja=False):
         import torch
 
         import torchref
 
         self.torch = torch
-        self.model = torchref.to_torch(sn.MLP(units, dtype=dtype, generator=10))
+        self.model = torchref.to_torch(sn.MLP(units, dtype=dtype, generator=10, **(NINJA_NET if ninja else {})))
         self.forward_model = torch.compile(self.model) if compiled else self.model
         self.X, self.Y = torch.from_numpy(X), torch.from_numpy(Y)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, fused=fused or None)
+        optimizer = torch.optim.AdamW if ninja else torch.optim.Adam
+        self.opt = optimizer(self.model.parameters(), lr=LR, fused=fused or None)
         self.loss_fn = torch.nn.MSELoss()
         self.name = "torch" + (" fused" if fused else "") + (" compile" if compiled else "")
 
@@ -255,6 +265,10 @@ def measure(config, engines, reps, target):
     calls = {}
     built = []
     for cls, kw in engines:  # warm-ups, discarded; they also size each measurement to ~target seconds
+        if group == NINJA:
+            if cls not in (NumpyEngine, NumbaEngine, TorchEngine):
+                continue  # the peers train the plain net only
+            kw = {**kw, "ninja": True}
         try:
             e = cls(units, X, Y, dtype, **kw)
             for op in _ops(e)[:-1]:
@@ -512,7 +526,7 @@ def main(argv=None):
             engines.append((TorchEngine, {"compiled": True}))
     engines += [(cls, {}) for name in ready for cls in peers.ENGINES[name]]
     configs = grid(args.quick, args.workshop)
-    guard = run_guard(configs, limiter) if "jax" in ready else None
+    guard = run_guard([c for c in configs if c[0] != NINJA], limiter) if "jax" in ready else None
     rates = floor_.machine(list(dict.fromkeys(np.dtype(c[3]) for c in configs)), args.threads)
     reps = args.reps or (3 if args.quick else 5)
     target = 0.01 if args.quick else 0.05

@@ -81,9 +81,8 @@ def fit(
     had before the fit.
     ``scheduler``: a schedule of ``optimizer`` (:mod:`scratchnn.schedules`), stepped once at the end
     of every epoch, after the epoch's last optimizer step, as torch's ``scheduler.step()``.
-    ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`); it runs SGD and Adam
-    at a fixed learning rate, and refuses the other optimizers, any scheduler and a net with a norm
-    or dropout (ValueError).
+    ``engine="numba"`` runs the same loop compiled (:mod:`scratchnn.fast`): every optimizer, schedule
+    and net of scratchnn (an optimizer class of one's own: ValueError).
     ``start_epoch`` numbers the first epoch (it picks the minibatch orders), so
     a fit run in pieces visits the data exactly as one run would.
     Raises :class:`DivergenceError` at the first non-finite loss.
@@ -97,7 +96,7 @@ def fit(
     if engine == "numba":
         from .fast import fit as fast_fit
 
-        history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
+        history = fast_fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler)
     else:
         history = _fit_numpy(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler)
     if len(history.loss) < epochs:

@@ -56,7 +56,8 @@ def numba_engine_compiled_once_per_dtype(request, shared_tmp):
     """Under pytest-xdist, the numba engine is compiled once per dtype for all the workers, not once per worker.
 
     numba's on-disk cache is shared, but two processes that need the same kernels at the same time
-    both compile them (about a minute of one core per dtype, on a fresh clone). Each worker
+    both compile them (about a minute of one core per dtype, on a fresh clone, and 15-20 s more for the
+    kernels of nets with a norm or dropout). Each worker
     takes the dtypes in its own order, each under a file lock: worker gw0 compiles float32 while
     gw1 compiles float64, then each loads the other's from the cache. A worker that did compile
     fit_epochs runs tests/numba_cases.py's fits at once, as the freshly compiled side of
@@ -90,6 +91,11 @@ def numba_engine_compiled_once_per_dtype(request, shared_tmp):
                 fresh["hits"], fresh["misses"] = new_hits - hits, new_misses - misses
                 (shared_tmp / f"numba-fresh-{name}.json").write_text(json.dumps(fresh))
             fast.loss_and_grad(net, X, X)  # one pass's kernels
+            # the kernels of nets with a norm or dropout (scratchnn.fast.norms): their loop and one pass
+            X2 = np.arange(8, dtype=dtype).reshape(4, 2)
+            net = sn.MLP([2, 4, 1], dtype=dtype, norm="batch", dropout=0.1)
+            sn.fit(net, X2, X2[:, :1], sn.Adam(net.params), 2, engine="numba")
+            fast.loss_and_grad(net, X2, X2[:, :1])
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 

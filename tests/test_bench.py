@@ -29,6 +29,7 @@ TINY_WORKSHOP = [("workshop", [1, 5, 1], 300, np.float32), ("workshop", [1, 5, 5
 # the peers' guard and timing cost JAX two seconds of compiling each per net: one net here, both dtypes
 # and all the workshop nets in the guard's own tests below
 TINY_PEERS = TINY_WORKSHOP[:1]
+TINY_NINJA = [("ninja", [1, 4, 4, 1], 200, np.float32)]  # batch norm, dropout, AdamW: the scratch engines and torch
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def bench(monkeypatch, tmp_path):
 def test_quick_bench_runs_and_writes_its_files(bench, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     args = ["--quick"] + ([] if importlib.util.find_spec("torch") else ["--no-torch"])
-    result = bench(TINY, *args)
+    result = bench(TINY + TINY_NINJA, *args)
     stdout = capsys.readouterr().out
     assert "epoch" in stdout and "numba" in stdout
     assert {"machine", "threads", "rows"} <= set(result)
@@ -69,6 +70,7 @@ def test_quick_bench_runs_and_writes_its_files(bench, tmp_path, capsys):
     for name in ("epoch_vs_n.png", "epoch_vs_width.png"):
         assert (tmp_path / name).stat().st_size > 1000
     _assert_floor(result, stdout)
+    assert {r["engine"] for r in result["rows"] if r["group"] == "ninja"} == engines  # torch too, when installed
 
 
 def _assert_floor(result, stdout):
@@ -88,20 +90,22 @@ def test_the_grids():
     """The nets ``--workshop``, ``--quick`` and the full bench time (the tests above run tiny stand-ins)."""
     workshop = run.grid(quick=True, workshop=True)
     assert workshop == run.grid(quick=False, workshop=True)
-    assert [(units, n, np.dtype(d).name) for _, units, n, d in workshop] == [
-        (u, 3000, d) for u in WORKSHOP for d in ("float32", "float64")]
+    assert [(group, units, n, np.dtype(d).name) for group, units, n, d in workshop] == [
+        ("workshop", u, 3000, d) for u in WORKSHOP for d in ("float32", "float64")] + [
+        (run.NINJA, [1, 32, 32, 1], 3000, "float32")]
     quick, full = run.grid(quick=True), run.grid(quick=False)
-    assert quick[:6] == full[:6] == workshop
-    assert {c[0] for c in quick} == {"workshop", "vs n", "vs width"}
-    assert {c[0] for c in full} == {"workshop", "vs n", "vs width", "blas"} and len(full) > len(quick)
+    assert quick[:7] == full[:7] == workshop
+    assert {c[0] for c in quick} == {"workshop", run.NINJA, "vs n", "vs width"}
+    assert {c[0] for c in full} == {"workshop", run.NINJA, "vs n", "vs width", "blas"} and len(full) > len(quick)
 
 
 def test_bench_with_peers_times_them_beside_the_engines(bench, capsys):
     """``--peers all``: the peers' epoch rows (and none of the per-op ones), the guard on every net, the floor."""
     pytest.importorskip("matplotlib")
-    result = bench(TINY_PEERS, "--workshop", "--quick", "--peers", "all", "--no-torch")
+    result = bench(TINY_PEERS + TINY_NINJA, "--workshop", "--quick", "--peers", "all", "--no-torch")
     captured = capsys.readouterr()
     _assert_floor(result, captured.out)
+    assert {r["engine"] for r in result["rows"] if r["group"] == "ninja"} == {"numpy", "numba"}  # no peer trains it
     engines = {r["engine"] for r in result["rows"]}
     have = {name: importlib.util.find_spec(name) is not None for name in ("jax", "sklearn")}
     expected = ({"jax scan", "jax step"} if have["jax"] else set()) | ({"sklearn"} if have["sklearn"] else set())

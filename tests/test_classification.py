@@ -75,14 +75,16 @@ def test_random_nets_match_torch_with_and_without_l2(criterion, kind, dtype):
 
 
 def grad_tol(net):
-    """TOL, but 1e-4 for float32 gradients behind a hidden layer of one unit.
+    """TOL, but 3e-4 for float32 gradients behind a hidden layer of one unit.
 
     There δ of the narrow layer is a sum that cancels, and float32 itself errs: in the worst case
-    drawn here, [7, 6, 3, 1, 2] (tanh, identity, sigmoid, identity), scratchnn's D is 7.1e-5 and
-    torch's 1.0e-4 from the float64 gradient, 5.2e-5 from each other (test_mlp's searched cases likewise).
+    drawn here, [7, 6, 3, 1, 2] (tanh, identity, sigmoid, identity), scratchnn's D is 7.1e-5 from the
+    float64 gradient and torch's 1.0e-4 (an AMD EPYC) to 1.3e-4 (an Intel Xeon with AVX-512: torch's
+    kernels sum in the CPU's own order), so the two may differ by their sum, 2.0e-4; measured 5.2e-5
+    and 1.1e-4 apart on those machines (test_mlp's searched cases likewise).
     """
     if net.dtype == np.float32 and 1 in net.units[1:-1]:
-        return 1e-4
+        return 3e-4
     return TOL[net.dtype]
 
 

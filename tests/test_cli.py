@@ -249,14 +249,11 @@ def test_every_flag_has_a_help_text_and_shows_its_default():
     (["--optimizer", "sgd", "--schedule", "cosine", "--t-max", "10", "--eta-min", "0.001"],
      "sgd lr 0.015 schedule cosine"),
 ])
-def test_fit_with_the_new_optimizers_and_schedules_runs_on_numpy_saying_why(flags, said, capsys):
+def test_fit_with_the_new_optimizers_and_schedules_runs_on_numba(flags, said, capsys):
     assert cli.main(["fit", "--units", "1,5,1", "--epochs", "20", *flags]) == 0  # --engine auto
     captured = capsys.readouterr()
-    assert said in captured.out and "engine numpy" in captured.out
-    assert R.COMPILE_NOTE not in captured.out  # nothing was compiled to be refused
-    [line] = captured.err.strip().splitlines()
-    assert line.startswith("engine auto: using the NumPy engine, since ")
-    assert ("the numba engine runs SGD and Adam" if flags[1] != "sgd" else "trains at a fixed learning rate") in line
+    assert said in captured.out and "engine numba" in captured.out
+    assert captured.err == ""
 
 
 def test_fit_compare_torch_with_a_schedule(capsys):
@@ -282,8 +279,6 @@ def test_fit_compare_torch_with_a_schedule(capsys):
     (["fit", "--schedule", "exp", "--gamma", "0"], "--gamma: expected a number > 0"),
     (["fit", "--weight-decay", "-0.1"], "--weight-decay: expected a number >= 0"),
     (["fit", "--optimizer", "adagrad", "--momentum", "0.9"], "--momentum: only SGD and RMSprop have momentum"),
-    (["fit", "--optimizer", "adamw", "--engine", "numba"],
-     "--engine engine numba: optimizer: the numba engine runs SGD and Adam; AdamW runs on the NumPy engine"),
 ])
 def test_schedule_flags_exit_2_naming_the_flag(argv, message, capsys):
     exits_2_saying(argv, message, capsys)
@@ -291,26 +286,24 @@ def test_schedule_flags_exit_2_naming_the_flag(argv, message, capsys):
 
 # ------------------------------------------------------------- batch norm, layer norm and dropout
 @pytest.mark.parametrize("norm", ["batch", "layer"])
-def test_fit_with_a_norm_and_dropout_runs_on_numpy_saying_why(norm, tmp_path, capsys):
+def test_fit_with_a_norm_and_dropout(norm, tmp_path, capsys):
     model = tmp_path / "m.npz"
-    argv = ["fit", "--units", "1,5,5,1", "--epochs", "10", "--norm", norm, "--dropout", "0.25", "--save", str(model)]
-    assert cli.main(argv) == 0  # --engine auto
+    argv = ["fit", "--units", "1,5,5,1", "--epochs", "10", "--norm", norm, "--dropout", "0.25", "--save", str(model),
+            "--dtype", "float64"]
+    assert cli.main(argv) == 0  # --engine auto: numba
     captured = capsys.readouterr()
-    assert f"engine numpy, norm {norm}, dropout 0.25" in captured.out
-    assert R.COMPILE_NOTE not in captured.out  # nothing was compiled to be refused
-    [line] = captured.err.strip().splitlines()
-    assert line == (f"engine auto: using the NumPy engine, since norm: the numba engine runs nets without a norm; "
-                    f"MLP(..., norm={norm!r}) runs on the NumPy engine (engine='numpy')")
+    assert f"engine numba, norm {norm}, dropout 0.25" in captured.out
+    assert captured.err == ""
     net = sn.MLP.load(model)
     assert (net.norm, net.dropout, net.training) == (norm, 0.25, False)  # evaluated, and saved, in eval mode
     assert len(net.params) == 3 + 2 + 2  # θ^0..θ^2, then γ^1, γ^2, then β^1, β^2
 
 
 def test_fit_with_dropout_only_names_dropout(capsys):
-    assert cli.main(["fit", "--criterion", "bce", "--data", "xor", "--epochs", "5", "--dropout", "0.1"]) == 0
+    argv = ["fit", "--criterion", "bce", "--data", "xor", "--epochs", "5", "--dropout", "0.1", "--dtype", "float64"]
+    assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "data xor, criterion bce, dropout 0.1" in captured.out and "accuracy" in captured.out
-    assert "since dropout: the numba engine runs nets without dropout" in captured.err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -321,8 +314,6 @@ def test_fit_with_dropout_only_names_dropout(capsys):
     (["fit", "--norm", "group"], "argument --norm: invalid choice"),
     (["fit", "--norm", "batch", "--batch-size", "1"], "--norm batch: a batch of one point has no variance"),
     (["fit", "--norm", "batch", "--batch-size", "2999"], "every batch of the 3000 (2999 leaves 1)"),  # the last batch
-    (["fit", "--norm", "layer", "--engine", "numba"],
-     "--engine engine numba: norm: the numba engine runs nets without a norm"),
 ])
 def test_norm_and_dropout_flags_exit_2_naming_the_flag(argv, message, capsys):
     exits_2_saying(argv, message, capsys)

@@ -90,15 +90,21 @@ def test_compiled_optimizer_step_is_the_numpy_engines_bit_for_bit():
     rng = np.random.default_rng(7)
     theta = [rng.standard_normal((10, 6)).astype(np.float32), rng.standard_normal((1, 11)).astype(np.float32)]
     flat = lambda arrays: np.concatenate([a.ravel() for a in arrays]).tobytes()  # noqa: E731
-    for opt in (scratchnn.Adam([t.copy() for t in theta], lr=0.015, weight_decay=1e-3, amsgrad=True),
-                scratchnn.SGD([t.copy() for t in theta], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)):
+    copy = lambda: [t.copy() for t in theta]  # noqa: E731
+    for opt in (scratchnn.Adam(copy(), lr=0.015, weight_decay=1e-3, amsgrad=True),
+                scratchnn.SGD(copy(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+                scratchnn.AdamW(copy(), lr=0.015, weight_decay=0.1, amsgrad=True),
+                scratchnn.RMSprop(copy(), lr=0.01, momentum=0.5, centered=True, weight_decay=1e-3),
+                scratchnn.RMSprop(copy(), lr=0.01, alpha=0.3, centered=True),  # torch's lerp from the far end
+                scratchnn.Adagrad(copy(), lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=1e-3)):
         fast_theta = np.concatenate([t.ravel() for t in opt.theta])
         packed = engine.pack_optimizer(opt, np.float32)
         for t in range(1, 6):
             D = [rng.standard_normal(x.shape).astype(np.float32) for x in opt.theta]
             opt.step(D)
-            K.optimizer_step(packed.hyper, t, fast_theta, np.concatenate([d.ravel() for d in D]),
-                             packed.m, packed.v, packed.v_max, packed.b)
+            packed.D[:] = np.concatenate([d.ravel() for d in D])
+            packed.t[0] = t
+            K.optimizer_step(engine.plain(packed), opt.lr, fast_theta)
             name = type(opt).__name__
             assert fast_theta.tobytes() == flat(opt.theta), f"{name}: theta after step {t}"
             numpy_state = opt.state_arrays()

@@ -379,24 +379,6 @@ def test_from_torch_refuses_what_scratchnn_cannot_hold():
                                           nn.Dropout(0.2), nn.Linear(3, 1)))
 
 
-def test_numba_engine_refuses_norm_and_dropout_by_name():
-    from scratchnn import fast
-    from scratchnn.apps import run as R
-
-    X = np.zeros((4, 1), dtype=np.float32)
-    for kwargs, name in (({"norm": "batch"}, "norm"), ({"dropout": 0.1}, "dropout")):
-        net = sn.MLP([1, 3, 1], **kwargs)
-        with pytest.raises(ValueError, match=rf"^{name}: the numba engine"):
-            sn.fit(net, X, X, epochs=1, engine="numba")
-        with pytest.raises(ValueError, match=rf"^{name}: "):
-            fast.loss_and_grad(net, X, X)
-        said = []
-        assert R.resolve_engine("auto", said.append, net=net) == "numpy"  # no compilation: refused first
-        assert said and f"{name}: the numba engine" in said[0]
-        with pytest.raises(RuntimeError, match=name):
-            R.resolve_engine("numba", net=net)
-
-
 def test_degenerate_nets_have_gradients_near_zero():
     """The degenerate case (the tutorial's lesson): batch norm fed by one feature x gives
     ẑ = sign(w) x̂ · |w|σ_x/√(w²σ_x² + ε), so the weight w moves the loss only through ε: its gradient is

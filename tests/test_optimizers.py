@@ -347,14 +347,3 @@ def test_bad_arguments_name_themselves(make, exc, name):
 @pytest.mark.parametrize("kind", ["AdamW", "RMSprop", "Adagrad"])
 def test_new_defaults_are_torchs(kind):
     test_defaults_are_torchs(kind)
-
-
-@pytest.mark.parametrize("kind", ["AdamW", "RMSprop", "Adagrad"])
-def test_the_numba_engine_refuses_them_by_name(kind):
-    # refused at the boundary, before anything is compiled
-    net = sn.MLP([1, 2, 1])
-    X = np.zeros((4, 1), np.float32)
-    with pytest.raises(ValueError, match=f"^optimizer: the numba engine runs SGD and Adam; {kind} runs on the NumPy "
-                                         f"engine \\(engine='numpy'\\)$"):
-        sn.fit(net, X, X, getattr(sn, kind)(net.theta), epochs=2, engine="numba")
-    sn.fit(net, X, X, getattr(sn, kind)(net.theta), epochs=2, engine="numpy")

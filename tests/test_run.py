@@ -179,24 +179,6 @@ def test_the_torch_twin_trains_the_same_chunks_as_one_torch_fit():
 
 
 # ------------------------------------------------- AdamW, RMSprop, Adagrad and schedules in the run
-def test_engine_auto_picks_numpy_for_what_numba_does_not_run(monkeypatch):
-    def no_compiling():
-        raise AssertionError("the numba engine was asked for, to be refused")
-
-    monkeypatch.setattr(fast, "why_unusable", no_compiling)
-    said = []
-    assert R.resolve_engine("auto", said.append, optimizer="rmsprop") == "numpy"
-    assert R.resolve_engine("auto", said.append, optimizer="sgd", schedule="cosine") == "numpy"
-    assert said == ["engine auto: using the NumPy engine, since optimizer: the numba engine runs SGD and Adam; "
-                    "RMSprop runs on the NumPy engine (engine='numpy')",
-                    "engine auto: using the NumPy engine, since scheduler: the numba engine trains at a fixed "
-                    "learning rate; CosineAnnealingLR runs on the NumPy engine (engine='numpy')"]
-    with pytest.raises(RuntimeError, match="engine numba: optimizer: the numba engine runs SGD and Adam; Adagrad"):
-        R.resolve_engine("numba", optimizer="adagrad")
-    with pytest.raises(ValueError, match="^optimizer: the numba engine runs SGD and Adam; AdamW"):
-        R.Settings(optimizer="adamw", engine="numba")
-
-
 @pytest.mark.parametrize("fields,message", [
     ({"schedule": "linear"}, "schedule: expected None or one of step, exp, cosine"),
     ({"step_size": 3}, "step_size: only the schedule 'step' takes it"),

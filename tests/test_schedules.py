@@ -129,15 +129,6 @@ def test_fit_checks_the_scheduler():
         sn.fit(net, X, Y, epochs=1, scheduler=sn.StepLR(opt, 2))  # the default optimizer is a new Adam
 
 
-def test_the_numba_engine_refuses_a_schedule_by_name():
-    # refused at the boundary, before anything is compiled
-    net, X, Y = small(np.float32)
-    opt = sn.Adam(net.theta)
-    with pytest.raises(ValueError, match="^scheduler: the numba engine trains at a fixed learning rate; "
-                                         "StepLR runs on the NumPy engine"):
-        sn.fit(net, X, Y, opt, epochs=2, engine="numba", scheduler=sn.StepLR(opt, 2))
-
-
 # ------------------------------------------------------------------ a whole fit against torch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch_size", [None, 16])

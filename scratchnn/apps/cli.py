@@ -46,7 +46,7 @@ from ..teaching.exercises import run_file
 from . import play, sweep
 from . import workshop as ws
 from .run import (COMPILE_NOTE, ENGINE_CHOICES, OPTIMIZERS, SCHEDULE_FIELDS, SCHEDULES, TORCH_EXTRA, WITH_MOMENTUM, Run,
-                  Settings, load_torchref, numpy_only, per_epoch_ms, relative_gap, resolve_engine, train)
+                  Settings, load_torchref, per_epoch_ms, relative_gap, resolve_engine, train)
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by SIGINT
@@ -169,14 +169,14 @@ def build_parser():
                       "(default: 1,5,1 and 1,10,1 and 1,5,5,1)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                    help="torch.optim's Adam, SGD, AdamW, RMSprop or Adagrad, term for term, with torch's defaults "
-                        "for what the flags leave out; the numba engine runs adam and sgd (default: %(default)s)")
+                        "for what the flags leave out (default: %(default)s)")
     p.add_argument("--weight-decay", type=_nonnegative_float, default=None,
                    help="torch's weight_decay λ: adamw decays θ by lr λ each step, the others add λθ to the "
                         "gradient (default: the optimizer's, 0.01 for adamw, else 0)")
     p.add_argument("--schedule", choices=tuple(SCHEDULES), default=None,
                    help="a learning-rate schedule, stepped after every epoch: step (× --gamma every --step-size "
                         "epochs), exp (× --gamma every epoch), cosine (from --lr down to --eta-min over --t-max "
-                        "epochs), as torch.optim.lr_scheduler's; runs on the NumPy engine (default: a fixed lr)")
+                        "epochs), as torch.optim.lr_scheduler's (default: a fixed lr)")
     p.add_argument("--step-size", type=_positive_int, default=None,
                    help="with --schedule step: the epochs between two decays")
     p.add_argument("--gamma", type=_positive_float, default=None,
@@ -208,11 +208,11 @@ def build_parser():
                    help="L2 regularisation λ: the loss gains λ/(2n) Σ_j ||θ^j[:, 1:]||², the biases left out "
                         "(default 0)")
     p.add_argument("--norm", choices=NORMS, default=None,
-                   help="batch or layer: torch's BatchNorm1d or LayerNorm on z^j of every hidden layer, before g_j; "
-                        "runs on the NumPy engine (default: none)")
+                   help="batch or layer: torch's BatchNorm1d or LayerNorm on z^j of every hidden layer, before g_j "
+                        "(default: none)")
     p.add_argument("--dropout", type=_probability, default=0.0,
-                   help="p in [0, 1): torch's Dropout(p) after g_j of every hidden layer, in training; runs on the "
-                        "NumPy engine (default: 0, none)")
+                   help="p in [0, 1): torch's Dropout(p) after g_j of every hidden layer, in training, its masks "
+                        "torch's (default: 0, none)")
     p.set_defaults(run=cmd_fit, parser=p)
 
     p = sub.add_parser("sweep", help="a grid over seeds, learning rates, optimizers and models, in parallel",
@@ -278,20 +278,17 @@ def build_parser():
     return parser
 
 
-def _engine(parser, args, net=None):
-    """The engine that trains for ``--engine`` (``net``: one of the nets it trains, whose norm or dropout the
-    numba engine does not run); the numba engine is compiled or loaded here, said first.
+def _engine(parser, args):
+    """The engine that trains for ``--engine``; the numba engine is compiled or loaded here, said first.
 
     Returns ``(engine, seconds)``: the seconds it took to get the numba engine ready (0 for numpy).
     """
     if args.engine == "numpy":
         return "numpy", 0.0
-    optimizer, schedule = getattr(args, "optimizer", "adam"), getattr(args, "schedule", None)
-    if numpy_only(optimizer, schedule, net) is None:
-        print(COMPILE_NOTE, flush=True)
+    print(COMPILE_NOTE, flush=True)
     start = time.perf_counter()
     try:
-        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr), optimizer, schedule, net)
+        engine = resolve_engine(args.engine, lambda line: print(line, file=sys.stderr))
     except RuntimeError as exc:
         parser.error(f"--engine {exc}")
     return engine, time.perf_counter() - start
@@ -358,7 +355,7 @@ def cmd_fit(parser, args):
                      f"least 2 points in every batch of the {len(X)} ({args.batch_size} leaves 1)")
     nets = ws.build_models(units_list, seed=args.seed, activation=args.activation, dtype=dtype,
                            criterion=args.criterion, norm=args.norm, dropout=args.dropout)
-    engine, _ = _engine(parser, args, nets[0])
+    engine, _ = _engine(parser, args)
     settings = Settings(args.optimizer, args.lr, args.momentum, args.epochs, args.batch_size, args.seed, engine, args.l2,
                         weight_decay=args.weight_decay, schedule=args.schedule, step_size=args.step_size,
                         gamma=args.gamma, t_max=args.t_max, eta_min=args.eta_min)

@@ -96,14 +96,6 @@ class Settings:
             raise ValueError("step_size: the step schedule needs it (epochs between two decays)")
         if self.schedule == "exp" and self.gamma is None:
             raise ValueError("gamma: the exp schedule needs it (the factor of every epoch)")
-        if self.engine == "numba" and numpy_only(self.optimizer, self.schedule) is not None:
-            raise ValueError(numpy_only(self.optimizer, self.schedule))
-
-
-def numpy_only(optimizer, schedule=None, net=None):
-    """None when the numba engine can train ``net`` with the optimizer and schedule of these names, else why not
-    (one line: a net with a norm or dropout runs on the NumPy engine)."""
-    return fast.refusal(OPTIMIZERS[optimizer], None if schedule is None else SCHEDULES[schedule], net)
 
 
 def make_optimizer(settings, theta):
@@ -143,19 +135,18 @@ def build_net(units, activation="tanh", criterion="mse", dtype=np.float32, gener
                dropout=dropout)
 
 
-def resolve_engine(name, log=print, optimizer="adam", schedule=None, net=None):
+def resolve_engine(name, log=print):
     """The engine that trains for ``--engine name``: "numpy", "numba", or "auto" (numba when usable).
 
-    "auto" falls back to NumPy with a message naming why numba is unusable, or why it cannot
-    train with ``optimizer`` and ``schedule`` (names, as :class:`Settings` takes them: the numba
-    engine runs SGD and Adam at a fixed lr), or why it cannot train ``net`` (a norm or dropout);
-    "numba" that is unusable raises RuntimeError with the reason. Either way nothing is swallowed.
+    The numba engine trains every net, optimizer and schedule a run can ask for. "auto" falls back
+    to NumPy with a message naming why numba is unusable here; "numba" that is unusable raises
+    RuntimeError with the reason. Either way nothing is swallowed.
     """
     if name not in ENGINE_CHOICES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINE_CHOICES)}, got {name!r}")
     if name == "numpy":
         return name
-    reason = numpy_only(optimizer, schedule, net) or fast.why_unusable()
+    reason = fast.why_unusable()
     if reason is None:
         return "numba"
     if name == "numba":

@@ -11,7 +11,9 @@ Same inputs give bit-identical results run to run, with any number of threads
 see :mod:`scratchnn.fast.kernels`).
 
 Modules: ``elementwise`` (vectorizable activations g, g' and exp), ``kernels``
-(forward, backward, optimizer step, epoch loop), ``engine`` (packing, threads).
+(forward, backward, optimizer step, epoch loop), ``norms`` (nets with batch norm, layer norm or
+dropout: each batch in one piece), ``mt19937`` (torch's generator, for dropout's masks),
+``engine`` (packing, threads).
 
 CPUs: numba compiles for the CPU it runs on. With AVX2 and FMA (x86 since 2013) the loops run
 in 256-bit vectors with fused multiply-adds. On an x86 without them (``NUMBA_CPU_NAME=generic``
@@ -24,53 +26,35 @@ the speed is lower, and the last bits may differ from an FMA machine's.
 import numpy as np
 
 from ..mlp import MLP
-from ..optimizers import SGD, Adam
+from ..optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
-OPTIMIZERS = (SGD, Adam)  # the optimizers the kernels run (AdamW, RMSprop, Adagrad: the NumPy engine only)
+OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)  # the optimizers the kernels run (and their subclasses)
 
 
 def refusal(optimizer, scheduler=None, net=None):
-    """None when the numba engine trains ``net`` with ``optimizer`` and ``scheduler`` (objects or their classes),
+    """None when the numba engine trains ``net`` with ``optimizer`` (an object or its class) and ``scheduler``,
     else why not: one line naming the argument, for ``fit`` to raise and ``--engine auto`` to say.
+
+    It runs every optimizer and schedule of scratchnn and every net (norm, dropout, each criterion);
+    only an optimizer class of one's own, outside scratchnn's five, is refused.
     """
     kind = optimizer if isinstance(optimizer, type) else type(optimizer)
     if not issubclass(kind, OPTIMIZERS):
-        return (f"optimizer: the numba engine runs SGD and Adam; {kind.__name__} runs on the NumPy engine "
-                f"(engine='numpy')")
-    if scheduler is not None:
-        name = scheduler.__name__ if isinstance(scheduler, type) else type(scheduler).__name__
-        return (f"scheduler: the numba engine trains at a fixed learning rate; {name} runs on the NumPy engine "
-                f"(engine='numpy')")
-    return net_refusal(net)
-
-
-def net_refusal(net):
-    """None when the kernels run ``net`` (no norm, no dropout), else why not, naming MLP's argument."""
-    if net is not None and net.norm:
-        return (f"norm: the numba engine runs nets without a norm; MLP(..., norm={net.norm!r}) runs on the "
-                f"NumPy engine (engine='numpy')")
-    if net is not None and net.dropout:
-        return (f"dropout: the numba engine runs nets without dropout; MLP(..., dropout={net.dropout}) runs on "
-                f"the NumPy engine (engine='numpy')")
+        return (f"optimizer: the numba engine runs {', '.join(c.__name__ for c in OPTIMIZERS)}; {kind.__name__} "
+                f"runs on the NumPy engine (engine='numpy')")
     return None
 
 
-def _refuse(net):
-    if net_refusal(net) is not None:
-        raise ValueError(net_refusal(net))
-
-
-def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
+def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0, scheduler=None):
     """See :func:`scratchnn.fast.engine.fit`."""
-    _refuse(net)
     from .engine import fit as _fit
 
-    return _fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2)
+    return _fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2, scheduler)
 
 
 def loss_and_grad(net, X, Y, l2=0.0):
-    """``(L, D)``: the loss (the net's criterion) and the gradients D^j = ∂𝓛/∂θ^j, as ``net.loss_and_grad(X, Y, l2)``."""
-    _refuse(net)
+    """``(L, D)``: the loss (the net's criterion) and the gradients D = ∂𝓛/∂params (θ^j, then γ^j and β^j with a
+    norm), as ``net.loss_and_grad(X, Y, l2)``, in the net's mode (a training-mode pass with dropout draws masks)."""
     from .engine import loss_and_grad as _loss_and_grad
 
     return _loss_and_grad(net, X, Y, l2=l2)
@@ -78,7 +62,6 @@ def loss_and_grad(net, X, Y, l2=0.0):
 
 def loss(net, X, Y, l2=0.0):
     """𝓛, the forward pass only, as ``net.loss(X, Y, l2)``."""
-    _refuse(net)
     from .engine import loss_and_grad as _loss_and_grad
 
     return _loss_and_grad(net, X, Y, backward=False, l2=l2)[0]

@@ -1,11 +1,13 @@
 """The Python side of the numba engine: pack the net, optimizer and data for the kernels, and unpack.
 
-:func:`pack` copies theta^j and the optimizer's state arrays into flat buffers (theta^j
-from ``theta_off[j]``, row-major, bias in column 0 as ever) held by the kernels' named
-tuples (:data:`~scratchnn.fast.kernels.PackedNet`, :data:`~scratchnn.fast.kernels.PackedOptimizer`),
-the compiled loop runs, and :func:`unpack` writes the results back into the caller's arrays
-*in place*, so ``net.theta``, ``opt.m``/``opt.v``/``opt.v_max``/``opt.b`` and ``opt.t`` end as
-the NumPy engine would leave them.
+:func:`pack` copies the parameters (θ^j from ``theta_off[j]``, row-major, bias in column 0 as
+ever; then a norm's γ^j and β^j: ``net.params`` flat) and the optimizer's state arrays into flat
+buffers held by the kernels' named tuples (:data:`~scratchnn.fast.kernels.PackedNet`,
+:data:`~scratchnn.fast.kernels.PackedOptimizer`; :func:`pack_norm`: the norm, dropout, running
+statistics and the masks' generator), the compiled loop runs, and :func:`unpack` writes the
+results back into the caller's arrays *in place*, so ``net.params``, the optimizer's state
+(``opt.m``, ``opt.square_avg``, … as it names them), ``opt.t``, a schedule, the running statistics
+and the generator end as the NumPy engine would leave them.
 """
 
 import time
@@ -16,8 +18,9 @@ from threadpoolctl import ThreadpoolController
 
 from ..checks import check_pair, check_real
 from ..epochs import History, epoch_order
-from ..optimizers import SGD, Adam
+from ..optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from . import kernels as K
+from . import norms as N
 from .elementwise import CODES
 
 # A chunk's A^j, Z^j, delta^j fit in half of CHUNK_BYTES[itemsize] bytes (L2: 1 MiB on a Zen 4),
@@ -60,39 +63,44 @@ def pack_net(net):
         acts=np.asarray([CODES[name] for name in net.activations], dtype=np.int64),
         blas=np.asarray([uses_blas(net.units[j], net.units[j + 1]) for j in range(net.L)], dtype=np.bool_),
         theta_off=np.concatenate([[0], np.cumsum([t.size for t in net.theta])]).astype(np.int64),
-        theta=_flat(net.theta, net.dtype),
+        theta=_flat(net.params, net.dtype),  # θ^0 … θ^{L-1}, then the γ^j and β^j of a norm
         criterion=criterion,
     )
 
 
-def pack_optimizer(optimizer, dtype):
-    """Adam or SGD as the kernels take it: a :data:`~scratchnn.fast.kernels.PackedOptimizer`.
+KINDS = {Adam: K.ADAM, SGD: K.SGD, AdamW: K.ADAMW, RMSprop: K.RMSPROP, Adagrad: K.ADAGRAD}  # class -> the kernels' code
 
-    The hyper-parameters as float64 (bool for ``amsgrad``, ``nesterov``; 0 for those the
-    optimizer lacks), the step count t in a 1-element array, a zero gradient buffer D, and
-    flat copies of the state (Adam: m, v, v_max; SGD: b; empty arrays for the other's).
+
+def optimizer_kind(optimizer):
+    """The kernels' code for ``optimizer`` (a subclass counts as its base), or a TypeError naming the argument."""
+    for cls, kind in KINDS.items():
+        if isinstance(optimizer, cls):
+            return kind
+    raise TypeError(f"optimizer: the numba engine runs {', '.join(c.__name__ for c in KINDS)}, "
+                    f"got {type(optimizer).__name__}")
+
+
+def pack_optimizer(optimizer, dtype):
+    """An optimizer of :data:`KINDS` as the kernels take it: a :data:`~scratchnn.fast.kernels.PackedOptimizer`.
+
+    The hyper-parameters as float64 (bool for ``amsgrad``, ``nesterov``, ``centered``; 0 for those
+    the optimizer lacks), the step count t in a 1-element array, a zero gradient buffer D, and
+    flat copies of the state the optimizer has (``state_arrays``; empty arrays for the rest).
     """
-    empty = np.empty(0, dtype)
-    if isinstance(optimizer, Adam):
-        kind, betas, eps, amsgrad = K.ADAM, (optimizer.beta1, optimizer.beta2), optimizer.eps, optimizer.amsgrad
-        momentum, dampening, nesterov = 0.0, 0.0, False
-        m, v, v_max, b = _flat(optimizer.m, dtype), _flat(optimizer.v, dtype), _flat(optimizer.v_max, dtype), empty
-    elif isinstance(optimizer, SGD):
-        kind, betas, eps, amsgrad = K.SGD, (0.0, 0.0), 0.0, False
-        momentum, dampening, nesterov = optimizer.momentum, optimizer.dampening, optimizer.nesterov
-        m, v, v_max, b = empty, empty, empty, _flat(optimizer.b, dtype)
-    else:
-        raise TypeError(
-            f"optimizer: the numba engine runs scratchnn.Adam and scratchnn.SGD, got {type(optimizer).__name__}"
-        )
+    kind = optimizer_kind(optimizer)
+    get = lambda name, default=0.0: getattr(optimizer, name, default)  # noqa: E731  the settings it lacks: 0
     # floats and bools whatever was assigned: one numba signature per dtype (see _compile)
     hyper = K.Hyperparameters(
-        kind=kind, lr=float(optimizer.lr), beta1=float(betas[0]), beta2=float(betas[1]), eps=float(eps),
-        weight_decay=float(optimizer.weight_decay), amsgrad=bool(amsgrad), momentum=float(momentum),
-        dampening=float(dampening), nesterov=bool(nesterov),
+        kind=kind, lr=float(optimizer.lr), beta1=float(get("beta1")), beta2=float(get("beta2")), eps=float(get("eps")),
+        weight_decay=float(optimizer.weight_decay), amsgrad=bool(get("amsgrad", False)),
+        momentum=float(get("momentum")), dampening=float(get("dampening")), nesterov=bool(get("nesterov", False)),
+        alpha=float(get("alpha")), centered=bool(get("centered", False)), lr_decay=float(get("lr_decay")),
     )
+    state = {name: _flat(arrays, dtype) for name, arrays in optimizer.state_arrays().items()}
+    empty = np.empty(0, dtype)
     D = np.zeros(sum(t.size for t in optimizer.theta), dtype)
-    return K.PackedOptimizer(hyper=hyper, t=np.array([optimizer.t], np.int64), D=D, m=m, v=v, v_max=v_max, b=b)
+    return K.PackedOptimizer(hyper=hyper, t=np.array([optimizer.t], np.int64), D=D,
+                             **{name: state.get(name, empty) for name in K.PackedOptimizer._fields[3:]})
 
 
 def plain(packed):
@@ -112,12 +120,76 @@ def pack(net, optimizer):
     return pack_net(net), pack_optimizer(optimizer, net.dtype)
 
 
-def unpack(packed_net, packed_optimizer, net, optimizer):
-    """Write the packed theta, step count and state back into ``net.theta`` and ``optimizer``, in place."""
-    _unflat(packed_net.theta, net.theta)
+def unpack(packed_net, packed_optimizer, net, optimizer, packed_norm=None):
+    """Write the packed parameters (θ, γ, β), step count and state back into ``net`` and ``optimizer``, in place;
+    with ``packed_norm`` also the running statistics and the masks' generator state."""
+    _unflat(packed_net.theta, net.params)
     optimizer.t = int(packed_optimizer.t[0])
-    for key, arrays in optimizer.state_arrays().items():  # Adam: m, v, v_max; SGD: b
+    for key, arrays in optimizer.state_arrays().items():  # as named there: m, v, v_max, b, square_avg, ...
         _unflat(getattr(packed_optimizer, key), arrays)
+    if packed_norm is not None:
+        unpack_norm(packed_norm, net)
+
+
+NORM_CODES = {None: N.NONE, "batch": N.BATCH, "layer": N.LAYER}
+
+
+def pack_norm(net):
+    """The net's norm, dropout p, running statistics and mask generator as a :data:`~scratchnn.fast.norms.PackedNorm`."""
+    hidden = net.units[1:-1]
+    unit_off = np.zeros(net.L + 1, np.int64)  # layer j's units: unit_off[j] .. unit_off[j + 1], j = 1 .. L-1
+    for j in range(1, net.L):
+        unit_off[j + 1] = unit_off[j] + net.units[j]
+    gamma_off = sum(t.size for t in net.theta)
+    key, pos = net.generator.get_state() if net.dropout else (np.zeros(624, np.uint32), 624)
+    return N.PackedNorm(
+        norm=NORM_CODES[net.norm], p=float(net.dropout), unit_off=unit_off, gamma_off=gamma_off,
+        beta_off=gamma_off + sum(hidden), running_mean=_flat(net.running_mean, net.dtype),
+        running_var=_flat(net.running_var, net.dtype), mt_key=key, mt_pos=np.array([pos], np.int64),
+    )
+
+
+def unpack_norm(packed_norm, net):
+    """Write the running statistics and the generator's state (the next masks) back into ``net``, in place."""
+    _unflat(packed_norm.running_mean, net.running_mean)
+    _unflat(packed_norm.running_var, net.running_var)
+    if net.dropout:
+        net.generator.set_state(packed_norm.mt_key, int(packed_norm.mt_pos[0]))
+
+
+def norm_workspace(net, n_max):
+    """The flat work buffer and its :data:`~scratchnn.fast.norms.Plan` for batches of up to ``n_max`` points."""
+    u, L = net.units, net.L
+    offsets = {name: np.zeros(L + 1, np.int64) for name in N.Plan._fields if name.endswith("_off")}
+    off = 0
+
+    def take(name, j, rows):
+        nonlocal off
+        offsets[name][j] = off
+        off += rows * n_max
+
+    for j in range(L + 1):
+        take("a_off", j, u[j] + 1 if j < L else u[L])
+    for j in range(1, L + 1):
+        take("z_off", j, u[j])
+        take("d_off", j, u[j] + 1)
+        if j < L and net.norm:
+            for name in ("zhat_off", "zt_off"):
+                take(name, j, u[j])
+        if j < L and net.dropout:
+            for name in ("h_off", "keep_off"):
+                take(name, j, u[j])
+        if j < L:
+            for name in ("mu_off", "var_off", "invstd_off"):
+                offsets[name][j] = off
+                off += max(u[j], n_max)
+    scalars = {}
+    for name, size in (("y_off", u[L] * n_max), ("c_off", 2 * n_max), ("drawn_off", max(u) * n_max),
+                       ("tmp_off", max(t.size for t in net.theta))):
+        scalars[name] = off
+        off += size
+    plan = N.Plan(**{name: scalars.get(name, offsets.get(name)) for name in N.Plan._fields})
+    return _page_aligned((off,), net.dtype), plan
 
 
 def _flat(arrays, dtype):
@@ -219,25 +291,50 @@ def _compile(dispatcher, args, key):
 _READY = set()
 
 
-def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0):
+def learning_rates(optimizer, scheduler, epochs):
+    """Each epoch's learning rate, (epochs,) float64: ``optimizer.lr`` throughout, or as ``scheduler`` sets it,
+    stepping the schedule once per epoch (it ends as a fit of ``epochs`` epochs leaves it)."""
+    lrs = np.empty(epochs)
+    for e in range(epochs):
+        lrs[e] = optimizer.lr
+        if scheduler is not None:
+            scheduler.step()
+    return lrs
+
+
+def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch, l2=0.0, scheduler=None):
     """The training loop of :func:`scratchnn.fit`, compiled; arguments already checked there
     (Y and the validation targets as the criterion's ``(n, u^L)`` arrays; ``l2`` is λ).
 
-    Same semantics as the NumPy engine (see :mod:`scratchnn.train`); theta and the
-    optimizer state are updated in place. Returns a :class:`~scratchnn.epochs.History`
-    with ``engine="numba"``, ``compile_seconds`` (compiling or loading the kernels
-    on a first call) and ``seconds`` (the rest).
+    Same semantics as the NumPy engine (see :mod:`scratchnn.train`); the parameters, the optimizer
+    state, the schedule and (with a norm or dropout) the running statistics and the generator are
+    updated in place. Nets with a norm or dropout train through :mod:`scratchnn.fast.norms`, each
+    batch in one piece, in training mode, the validation loss in evaluation mode. Returns a
+    :class:`~scratchnn.epochs.History` with ``engine="numba"``, ``compile_seconds`` (compiling or
+    loading the kernels on a first call) and ``seconds`` (the rest).
     """
     start = time.perf_counter()
     dtype = net.dtype
     n = X.shape[0]
+    smallest = n if batch_size is None or batch_size >= n else (n % batch_size or batch_size)  # the last batch
+    if net.norm == "batch" and smallest < 2:
+        raise ValueError("batch_size: batch norm in training mode needs at least 2 points in every batch (σ² of one "
+                         f"point is 0); {n} points in batches of {batch_size or n} leave one alone")
     packed_net, packed_opt = pack(net, optimizer)
     XT, YT = _transposed(X), _transposed(Y)
     if validation is not None:
         XvT, YvT = _transposed(validation[0]), _transposed(validation[1])
     else:
         XvT, YvT = np.empty((net.units[0], 0), dtype), np.empty((net.units[-1], 0), dtype)
-    ctx = workspace(net, max(n, XvT.shape[1]))
+    n_max = max(n, XvT.shape[1])
+    whole = bool(net.norm or net.dropout)  # the batch in one piece (fast.norms), else in chunks (kernels)
+    if whole:
+        packed_norm, (work, plan) = pack_norm(net), norm_workspace(net, n_max)
+        kernel = N.fit_epochs
+    else:
+        packed_norm, ctx = None, workspace(net, n_max)
+        kernel = K.fit_epochs
+    schedule_at = None if scheduler is None else (scheduler.last_epoch, optimizer.lr)
     bs = n if batch_size is None else batch_size
     losses, val_losses = [], [] if validation is not None else None
     compile_seconds = 0.0
@@ -249,17 +346,26 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch,
         else:
             orders = np.stack([epoch_order(n, seed, start_epoch + done + e) for e in range(E)]).astype(np.int64)
         loss_e, val_e = np.empty(E), np.empty(E if validation is not None else 0)
-        args = (plain(packed_net), XT, YT, XvT, YvT, orders, bs, plain(ctx), plain(packed_opt), loss_e, val_e, l2 / n)
-        compile_seconds += _compile(K.fit_epochs, args, dtype)
+        lrs = learning_rates(optimizer, scheduler, E)
+        if whole:
+            args = (plain(packed_net), plain(packed_norm), XT, YT, XvT, YvT, orders, bs, work, plain(plan),
+                    plain(packed_opt), lrs, loss_e, val_e, l2 / n)
+        else:
+            args = (plain(packed_net), XT, YT, XvT, YvT, orders, bs, plain(ctx), plain(packed_opt), lrs, loss_e, val_e,
+                    l2 / n)
+        compile_seconds += _compile(kernel, args, dtype)
         with _blas_single_threaded(packed_net.blas.any()):
-            completed = K.fit_epochs(*args)
+            completed = kernel(*args)
         losses.extend(loss_e[:completed])
         if validation is not None:
             val_losses.extend(val_e[:completed])
         done += completed
         if completed < E:
             break
-    unpack(packed_net, packed_opt, net, optimizer)
+    if scheduler is not None and done < epochs:  # stopped early: the schedule as the epochs that completed leave it
+        scheduler.last_epoch, optimizer.lr = schedule_at
+        learning_rates(optimizer, scheduler, done)
+    unpack(packed_net, packed_opt, net, optimizer, packed_norm)
     seconds = time.perf_counter() - start - compile_seconds
     return History(losses, val_losses, "numba", seconds=seconds, compile_seconds=compile_seconds)
 
@@ -299,18 +405,45 @@ def prepare_loss_and_grad(net, X, Y, backward=True, l2=0.0):
     """
     n = X.shape[0]
     packed = pack_net(net)
-    D = np.zeros(net.n_parameters, net.dtype)
-    ctx = workspace(net, n)
-    args = (plain(packed), _transposed(X), _transposed(Y), np.empty(0, np.int64), n, plain(ctx), D, backward, l2 / n)
-    offsets = packed.theta_off
+    D = np.zeros(packed.theta.size, net.dtype)
+    no_order = np.empty(0, np.int64)
+    if net.norm or net.dropout:  # the batch in one piece, in the net's mode; the masks from (and back to) its generator
+        if net.norm == "batch" and net.training and n < 2:
+            raise ValueError(f"X: batch norm in training mode needs at least 2 data points (σ² of one point is 0), "
+                             f"got {n}; as torch, use net.eval() for a single point")
+        work, plan = norm_workspace(net, n)
+        XT, YT = _transposed(X), _transposed(Y)
+
+        def call():
+            packed_norm = pack_norm(net)
+            loss = N.batch_loss_grad(plain(packed), plain(packed_norm), XT, YT, no_order, n, work, plain(plan), D,
+                                     backward, net.training, l2 / n)
+            unpack_norm(packed_norm, net)
+            return loss
+    else:
+        ctx = workspace(net, n)
+        args = (plain(packed), _transposed(X), _transposed(Y), no_order, n, plain(ctx), D, backward, l2 / n)
+
+        def call():
+            return K.batch_loss_grad(*args)
+
     blas = packed.blas.any()
 
     def run():
         with _blas_single_threaded(blas):
-            loss = net.dtype.type(K.batch_loss_grad(*args))
-        return loss, [D[offsets[j] : offsets[j + 1]].reshape(t.shape).copy() for j, t in enumerate(net.theta)]
+            loss = net.dtype.type(call())
+        return loss, _split(D, net.params)
 
     return run
+
+
+def _split(flat, arrays):
+    """Copies of ``flat``'s consecutive pieces, shaped like ``arrays`` (the inverse of ``_flat``)."""
+    out, off = [], 0
+    for a in arrays:
+        out.append(flat[off : off + a.size].reshape(a.shape).copy())
+        off += a.size
+    return out
 
 
 def prepare_step(net, optimizer, t=1):
@@ -320,7 +453,8 @@ def prepare_step(net, optimizer, t=1):
     gradient D = 0 and the step count ``t`` at every call: ``net`` and ``optimizer`` never change.
     """
     packed_net, opt = pack(net, optimizer)
-    args = (plain(opt.hyper), t, packed_net.theta, opt.D, opt.m, opt.v, opt.v_max, opt.b)
+    opt.t[0] = t
+    args = (plain(opt), float(optimizer.lr), packed_net.theta)
     return lambda: K.optimizer_step(*args)
 
 

@@ -47,7 +47,7 @@ What the kernels take
 ---------------------
 Named tuples, packed by :mod:`scratchnn.fast.engine` (``pack``, ``workspace``): :data:`PackedNet`
 (the widths, activations, BLAS choices, theta^j flat and the criterion), :data:`PackedOptimizer`
-(the :data:`Hyperparameters` and flat state of Adam or SGD) and :data:`Workspace` (a chunk's
+(the :data:`Hyperparameters` and flat state of the optimizer) and :data:`Workspace` (a chunk's
 buffers and the group partials). Compiled, ``net.theta`` is the same load as ``net[4]``. The
 kernels called from Python (``fit_epochs``, ``batch_loss_grad``, ``optimizer_step``) also take
 them as plain tuples (``engine.plain``) and name them again on entry: numba types a named tuple
@@ -82,7 +82,7 @@ from .elementwise import JIT, TANH, g_rows, times_g_prime, vexp
 # alike (tests/test_fast_determinism.py: fresh and cached kernels, bit for bit).
 REDUCE = dict(JIT, fastmath={"reassoc"})
 
-ADAM, SGD = 0, 1
+ADAM, SGD, ADAMW, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4  # the optimizers of scratchnn.optimizers
 MSE, BCE, CROSS_ENTROPY = 0, 1, 2  # the criteria of scratchnn.losses
 
 PackedNet = namedtuple("PackedNet", ["units", "acts", "blas", "theta_off", "theta", "criterion"])
@@ -94,17 +94,21 @@ PackedNet.__doc__ = """The net as the kernels take it (``engine.pack_net``), lay
 (u^{j+1}, u^j + 1), bias in column 0; ``criterion`` the loss's code (MSE, BCE or CROSS_ENTROPY)."""
 
 Hyperparameters = namedtuple("Hyperparameters", [
-    "kind", "lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "momentum", "dampening", "nesterov",
+    "kind", "lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "momentum", "dampening", "nesterov", "alpha",
+    "centered", "lr_decay",
 ])
-Hyperparameters.__doc__ = """Adam's or SGD's settings as ``optimizer_step`` takes them: ``kind`` ADAM or SGD, then the
-hyper-parameters as :mod:`scratchnn.optimizers` names them (float64; ``amsgrad``, ``nesterov`` bool;
-those of the other optimizer 0)."""
+Hyperparameters.__doc__ = """An optimizer's settings as ``optimizer_step`` takes them: ``kind`` (ADAM, SGD, ADAMW, RMSPROP,
+ADAGRAD), then the hyper-parameters as :mod:`scratchnn.optimizers` names them (float64; ``amsgrad``,
+``nesterov``, ``centered`` bool; those the optimizer lacks 0). ``lr`` is the learning rate it was
+packed with; a fit passes each epoch's (a schedule's) to ``optimizer_step``."""
 
-PackedOptimizer = namedtuple("PackedOptimizer", ["hyper", "t", "D", "m", "v", "v_max", "b"])
-PackedOptimizer.__doc__ = """Adam or SGD as ``fit_epochs`` takes it (``engine.pack_optimizer``): ``hyper`` its
+PackedOptimizer = namedtuple("PackedOptimizer", ["hyper", "t", "D", "m", "v", "v_max", "b", "square_avg", "grad_avg",
+                                                 "sum"])
+PackedOptimizer.__doc__ = """An optimizer as ``fit_epochs`` takes it (``engine.pack_optimizer``): ``hyper`` its
 :data:`Hyperparameters`; ``t`` the step count, a 1-element int64 array updated in place; ``D`` the
-gradient buffer (number of parameters,); the state, flat like ``PackedNet.theta``: ``m``, ``v``,
-``v_max`` (Adam) and ``b`` (SGD), empty for the other optimizer."""
+gradient buffer (number of parameters,); the state, flat like ``PackedNet.theta`` and named as the
+optimizer names it: ``m``, ``v``, ``v_max`` (Adam, AdamW), ``b`` (SGD, RMSprop), ``square_avg``,
+``grad_avg`` (RMSprop) and ``sum`` (Adagrad), empty arrays for the state an optimizer lacks."""
 
 Workspace = namedtuple("Workspace", ["chunk", "max_groups", "parallel_min_work", "works", "plan", "Dparts",
                                      "loss_sums"])
@@ -484,21 +488,36 @@ def batch_loss_grad(net, XT, YT, order, nb, ctx, D, backward, l2_n):
 
 # ------------------------------------------------------------------------- optimizers
 @njit(**JIT)
-def optimizer_step(hyper, t, theta, D, m, v, v_max, b):
-    r"""One step of Adam or SGD (torch's formulas, see :mod:`scratchnn.optimizers`) on flat theta, gradient D.
+def optimizer_step(opt, lr, theta):
+    r"""One step of the optimizer ``opt`` at learning rate ``lr`` on flat theta, with the gradient ``opt.D``.
 
-    ``hyper``: the :data:`Hyperparameters` (or their plain tuple); ``t`` is the step count after
-    this step (t = 1 on the first); the state ``m``, ``v``, ``v_max`` (Adam) or ``b`` (SGD), flat
-    like theta, is updated in place.
-    Adam:  m_t = m + (1 - beta1)(g - m),  v_t = beta2 v + (1 - beta2) g^2,
-           theta -= lr / (1 - beta1^t) * m_t / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
-    SGD:   b_t = g (t = 1) or mu b + (1 - tau) g;  theta -= lr (g + mu b_t if nesterov else b_t)
+    torch's formulas, term for term and rounded as :mod:`scratchnn.optimizers` rounds them (the same
+    bits for the same gradient). ``opt``: the :data:`PackedOptimizer` (or its plain tuple); ``opt.t[0]``
+    is the step count after this step (t = 1 on the first); the state, flat like theta, is updated in
+    place. g = D + lambda theta (weight decay lambda, except AdamW's), then:
+
+    Adam:    m_t = m + (1 - beta1)(g - m),  v_t = beta2 v + (1 - beta2) g^2,
+             theta -= lr / (1 - beta1^t) * m_t / (sqrt(vhat) / sqrt(1 - beta2^t) + eps)
+    AdamW:   theta *= 1 - lr lambda, then Adam's step on g = D
+    SGD:     b_t = g (t = 1) or mu b + (1 - tau) g;  theta -= lr (g + mu b_t if nesterov else b_t)
+    RMSprop: s_t = alpha s + (1 - alpha) g^2,  r = sqrt(s_t [- gbar_t^2 centered]) + eps,
+             theta -= lr g / r  (momentum mu: b_t = mu b + g / r, theta -= lr b_t)
+    Adagrad: G_t = G + g^2,  theta -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(G_t) + eps)
     """
-    hyper = Hyperparameters(*hyper)
+    opt = PackedOptimizer(*opt)
+    hyper = Hyperparameters(*opt.hyper)
+    D, t = opt.D, opt.t[0]
     T = theta.dtype.type
-    lr, weight_decay = hyper.lr, hyper.weight_decay
+    weight_decay = hyper.weight_decay
+    kind = hyper.kind
+    l2_decay = weight_decay != 0 and kind != ADAMW  # torch's weight decay in the gradient; AdamW's is decoupled
     wd = T(weight_decay)
-    if hyper.kind == ADAM:
+    if kind == ADAMW and weight_decay != 0:
+        shrink = T(1 - lr * weight_decay)
+        for p in range(theta.size):
+            theta[p] *= shrink
+    if kind == ADAM or kind == ADAMW:
+        m, v, v_max = opt.m, opt.v, opt.v_max
         beta1, beta2 = hyper.beta1, hyper.beta2
         one_minus_beta1, beta2_t, one_minus_beta2 = T(1 - beta1), T(beta2), T(1 - beta2)
         neg_step_size = T(-(lr / (1 - math.pow(beta1, t))))
@@ -506,7 +525,7 @@ def optimizer_step(hyper, t, theta, D, m, v, v_max, b):
         eps_t = T(hyper.eps)
         use_max = hyper.amsgrad
         for p in range(theta.size):
-            g = D[p] + theta[p] * wd if weight_decay != 0 else D[p]
+            g = D[p] + theta[p] * wd if l2_decay else D[p]
             m[p] += (g - m[p]) * one_minus_beta1
             v[p] *= beta2_t
             v[p] += g * one_minus_beta2 * g
@@ -515,11 +534,12 @@ def optimizer_step(hyper, t, theta, D, m, v, v_max, b):
                 v_max[p] = v_max[p] if v_max[p] >= vh else vh
                 vh = v_max[p]
             theta[p] += neg_step_size * m[p] / (np.sqrt(vh) / bias_correction2_sqrt + eps_t)
-    else:
+    elif kind == SGD:
+        b = opt.b
         momentum, nesterov = hyper.momentum, hyper.nesterov
         mu, damp, lr_t = T(momentum), T(1 - hyper.dampening), T(lr)
         for p in range(theta.size):
-            g = D[p] + theta[p] * wd if weight_decay != 0 else D[p]
+            g = D[p] + theta[p] * wd if l2_decay else D[p]
             if momentum != 0:
                 if t == 1:
                     b[p] = g  # torch starts the buffer at the first gradient, undamped
@@ -527,24 +547,58 @@ def optimizer_step(hyper, t, theta, D, m, v, v_max, b):
                     b[p] = b[p] * mu + g * damp
                 g = g + b[p] * mu if nesterov else b[p]
             theta[p] -= g * lr_t
+    elif kind == RMSPROP:
+        s, gbar, b = opt.square_avg, opt.grad_avg, opt.b
+        alpha_t, one_minus_alpha, eps_t = T(hyper.alpha), T(1 - hyper.alpha), T(hyper.eps)
+        momentum, centered = hyper.momentum, hyper.centered
+        mu, lr_t, neg_lr = T(momentum), T(lr), T(-lr)
+        far = abs(one_minus_alpha) >= 0.5  # torch's lerp (weight w = 1 - alpha) rounds from the far end when w >= 1/2
+        one_minus_w = T(1) - one_minus_alpha
+        for p in range(theta.size):
+            g = D[p] + theta[p] * wd if l2_decay else D[p]
+            s[p] *= alpha_t
+            s[p] += g * one_minus_alpha * g
+            if centered:
+                if far:
+                    gbar[p] = g - (g - gbar[p]) * one_minus_w
+                else:
+                    gbar[p] += (g - gbar[p]) * one_minus_alpha
+                r = np.sqrt(s[p] - gbar[p] * gbar[p]) + eps_t
+            else:
+                r = np.sqrt(s[p]) + eps_t
+            if momentum > 0:
+                b[p] *= mu
+                b[p] += g / r
+                theta[p] -= b[p] * lr_t
+            else:
+                theta[p] += neg_lr * g / r
+    else:  # ADAGRAD
+        G = opt.sum
+        neg_clr = T(-(lr / (1 + (t - 1) * hyper.lr_decay)))
+        eps_t = T(hyper.eps)
+        for p in range(theta.size):
+            g = D[p] + theta[p] * wd if l2_decay else D[p]
+            G[p] += g * g
+            theta[p] += neg_clr * g / (np.sqrt(G[p]) + eps_t)
 
 
 # ------------------------------------------------------------------------- epochs
 @njit(**JIT)
-def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_losses, l2_n):
+def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, lrs, losses, val_losses, l2_n):
     """Epochs e = 0 .. len(losses)-1 of the training loop (see :mod:`scratchnn.train`).
 
     ``l2_n`` = λ/n (n the training points) adds the L2 term to every batch; the validation loss has none.
 
     ``net``, ``ctx``, ``opt``: the :data:`PackedNet`, :data:`Workspace` and :data:`PackedOptimizer`
     (or their plain tuples), the optimizer's step count ``opt.t`` and state updated in place.
-    ``orders[e]`` is epoch e's visiting order (empty rows: full batch). Records the loss before
+    ``orders[e]`` is epoch e's visiting order (empty rows: full batch), ``lrs[e]`` its learning rate. Records the loss before
     each update (the size-weighted mean of the batch losses) and, when ``XvT`` has points, the
     validation loss at the start of the epoch. Returns how many epochs completed: fewer than
     asked when a loss was not finite (theta is then as it was before that batch).
     """
     net, ctx, opt = PackedNet(*net), Workspace(*ctx), PackedOptimizer(*opt)
-    t, D, theta = opt.t, opt.D, net.theta
+    t, theta = opt.t, net.theta
+    D = opt.D
     n = XT.shape[1]
     no_order = np.empty(0, np.int64)
     for e in range(losses.size):
@@ -556,7 +610,7 @@ def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_
             if not np.isfinite(epoch_loss):
                 return e
             t[0] += 1
-            optimizer_step(opt.hyper, t[0], theta, D, opt.m, opt.v, opt.v_max, opt.b)
+            optimizer_step(opt, lrs[e], theta)
         else:
             for k0 in range(0, n, batch_size):
                 nb = min(batch_size, n - k0)
@@ -565,6 +619,6 @@ def fit_epochs(net, XT, YT, XvT, YvT, orders, batch_size, ctx, opt, losses, val_
                 if not np.isfinite(epoch_loss):
                     return e
                 t[0] += 1
-                optimizer_step(opt.hyper, t[0], theta, D, opt.m, opt.v, opt.v_max, opt.b)
+                optimizer_step(opt, lrs[e], theta)
         losses[e] = epoch_loss
     return losses.size

@@ -30,8 +30,9 @@
 #
 # `net.params` is $\theta^0 \dots \theta^{L-1}$, then $\gamma^1 \dots \gamma^{L-1}$, then $\beta^1 \dots \beta^{L-1}$,
 # and `loss_and_grad` returns $D$ in that layout: $D^j$, then $d\gamma^j$, then $d\beta^j$. γ and β sit at
-# list index $j - 1$ (layer 0 has none), as `activations` does. The numba engine runs none of this: every
-# fit below runs on the NumPy engine.
+# list index $j - 1$ (layer 0 has none), as `activations` does. The numba engine runs all of it too
+# (`engine="numba"`, the same masks from the same generator); the fits below run on the NumPy engine, whose
+# code is the derivation.
 
 # %%
 import os
