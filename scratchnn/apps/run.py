@@ -306,14 +306,17 @@ def snapshot_scratch(net, optimizer, scheduler=None):
 class Run:
     """One training run of ``net`` on (X, Y) as ``settings`` say, as far as it went.
 
-    ``net`` is trained in place; ``optimizer`` and ``scheduler`` are built from the settings (or given).
+    ``net`` is trained in place; ``optimizer`` and ``scheduler`` are built from the settings (or given);
+    ``validation`` ``(X_val, Y_val)`` is handed to :func:`scratchnn.fit` (``history.val_loss``).
     ``chunks`` (one History per trained chunk), ``history`` (them joined: one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
     or None) and ``torch_history``; ``snapshots`` [(epoch, value)]; ``status``, ``message``,
     ``diverged_at``; ``seconds`` (wall time so far, twin and snapshots included).
     """
 
-    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None):
+    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None,
+                 validation=None):
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
+        self.validation = validation  # (X_val, Y_val): fit's validation loss per epoch, in history.val_loss
         self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.params)
         self.scheduler = scheduler if scheduler is not None else make_scheduler(settings, self.optimizer)
         self.twin = TorchTwin(net, self.optimizer, self.scheduler) if twin else None  # before training: the same θ^j
@@ -415,7 +418,7 @@ class Run:
             restore_twin = None if self.twin is None else self.twin.snapshot()
             try:
                 h = fit(self.net, self.X, self.Y, self.optimizer, k, s.batch_size, s.seed, engine=s.engine,
-                        start_epoch=self.epochs, l2=s.l2, scheduler=self.scheduler)
+                        start_epoch=self.epochs, l2=s.l2, scheduler=self.scheduler, validation=self.validation)
                 if self.twin is not None and not self.twin_after:
                     self.twin.train(self.X, self.Y, k, self.epochs, s)
             except KeyboardInterrupt:

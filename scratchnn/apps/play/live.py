@@ -66,13 +66,13 @@ class Figures:
             "train": {"x": [], "y": [], "color": []}, "test": {"x": [], "y": [], "color": []},
             "thumbs": {"image": [], "x": [], "y": [], "dw": [], "dh": []},
             "thumb_labels": {"x": [], "y": [], "text": []},
-            "loss": {"x": [], "y": []}, "loss_torch": {"x": [], "y": []},
+            "loss": {"x": [], "y": []}, "loss_torch": {"x": [], "y": []}, "val_loss": {"x": [], "y": []},
             "theta": {"x": [], "y": [], "value": []}, "theta_bias": {"x0": [], "x1": [], "y0": [], "y1": []},
             "theta_labels": {"x": [], "y": [], "text": []},
             "delta": {"xs": [], "ys": [], "color": [], "label": []},
             "gap": {"x": [], "y": []}, "eps": {"x": [], "y": []},
         }.items()}
-        self._sent = None  # (run id, points of the loss curve sent, of torch's)
+        self._sent = None  # ((run id, stride), points sent of the loss curve, of torch's, of the test points')
 
         self.function = f = _figure("the workshop's function and the net's prediction", x_axis_label="x / ||x||_5",
                                     y_axis_label="y / ||y||_5")
@@ -92,8 +92,10 @@ class Figures:
         t.text("x", "y", text="text", source=src["thumb_labels"], text_font_size="9px", text_baseline="bottom")
         t.axis.visible = t.grid.visible = False
 
-        self.loss = lo = _figure("loss per epoch", y_axis_type="log", x_axis_label="epoch")
+        self.loss = lo = _figure("loss per epoch: training points, test points", y_axis_type="log",
+                                 x_axis_label="epoch")
         lo.line("x", "y", source=src["loss"], color=LINE_COLORS[0], line_width=1.5, legend_label="scratchnn")
+        lo.line("x", "y", source=src["val_loss"], color=LINE_COLORS[2], line_width=1.5, legend_label="test points")
         lo.line("x", "y", source=src["loss_torch"], color=LINE_COLORS[1], line_dash="dashed", line_width=1.5,
                 legend_label="torch")
 
@@ -134,14 +136,16 @@ class Figures:
         draw while training sends the curves only)."""
         s, net = run.settings, run.net
         out = {"_visible": {}}
-        key = id(run)
         step = stride(s.epochs)
+        key = (id(run), step)  # a run trained further (▶ play) may draw every 2^k-th epoch from then on
         # a final draw sends the whole curves (a page that connected mid-run has missed the streamed parts)
-        sent, sent_torch = self._sent[1:] if self._sent and self._sent[0] == key and not final else (0, 0)
-        out.update(self._curve("loss", run.loss, step, sent))
+        sent = self._sent[1:] if self._sent and self._sent[0] == key and not final else (0, 0, 0)
         torch_loss = run.torch_loss if run.torch_loss is not None else np.zeros(0)
-        out.update(self._curve("loss_torch", torch_loss, step, sent_torch))
-        self._sent = (key, -(-len(run.loss) // step), -(-len(torch_loss) // step))
+        val_loss = run.val_loss if run.val_loss is not None else np.zeros(0)
+        curves = {"loss": run.loss, "loss_torch": torch_loss, "val_loss": val_loss}
+        for (name, curve), done in zip(curves.items(), sent):
+            out.update(self._curve(name, curve, step, done))
+        self._sent = (key, *(-(-len(curve) // step) for curve in curves.values()))
         epochs = np.asarray(run.delta_epochs)
         norms = np.maximum(np.atleast_2d(np.asarray(run.delta, dtype=np.float64)), LOG_FLOOR)
         L = norms.shape[1] if len(run.delta) else 0

@@ -13,7 +13,10 @@ The status line (CSS class ``sn-status``) is the hook for tests and scripts: it 
 trained and drawn, naming what is drawn (:func:`.views.ready`).
 """
 
+import contextlib
+import dataclasses
 import html
+import os
 import re
 import threading
 import time
@@ -28,6 +31,10 @@ from . import live
 from . import session as ss
 from . import views
 
+RUNS_AT_ONCE = os.cpu_count() or 1  # the server trains at most this many runs at once (every page's together)
+SLOTS = threading.BoundedSemaphore(RUNS_AT_ONCE)  # a page's run holds one while it trains; the others queue
+PLAY_ROUND = 2000  # ▶ play trains rounds of this many epochs, giving its slot to a queued page between two
+PLAY_EPOCHS = 10_000_000  # ▶ play's epochs at most (⏸ pause ends it sooner)
 STREAM_SECONDS = 0.25  # the least time between two streamed draws (curves and progress bar) of a training run
 WIDTH = 280  # of the column of controls, in pixels
 NARROW = 600  # px: below this width of the window the controls stack above the figures
@@ -62,6 +69,16 @@ def _widgets(torch_missing):
         "dtype": pn.widgets.RadioButtonGroup(label="dtype", options=["float32", "float64"], value=d.dtype),
         "engine": pn.widgets.RadioButtonGroup(label="engine", options=["numba", "numpy"], value=fast.default_engine()),
         "compare_torch": pn.widgets.Checkbox(label="compare with torch", value=False, disabled=torch_missing),
+        "train_share": pn.widgets.DiscreteSlider(label="training points (classification; the rest: test)",
+                                                 value=d.train_share,
+                                                 options={f"{v:.0%}": v for v in ss.TRAIN_SHARES}),
+        "l2": pn.widgets.DiscreteSlider(label="L2 regularization λ", value=d.l2,
+                                        options={f"{v:g}": v for v in ss.L2_VALUES}),
+        "norm": pn.widgets.Select(label="norm (hidden layers)", options=list(ss.NORMS), value=d.norm),
+        "dropout": pn.widgets.FloatSlider(label="dropout p (hidden layers)", start=0.0, end=0.5, step=0.05,
+                                          value=d.dropout),
+        "schedule": pn.widgets.Select(label="lr schedule", options={v: k for k, v in ss.SCHEDULES.items()},
+                                      value=d.schedule),
     }
 
 
@@ -97,6 +114,13 @@ class Playground:
         self.stop_button = pn.widgets.Button(label="Stop", color="danger", disabled=True, width=80,
                                              css_classes=["play-stop"])
         self.stop_button.on_click(self._stop)
+        self.buttons = {name: pn.widgets.Button(label=label, width=80, css_classes=[f"play-{name}"])
+                        for name, label in (("play", "▶ play"), ("pause", "⏸ pause"), ("step", "step 1 epoch"),
+                                            ("reset", "reset"))}
+        self.buttons["play"].on_click(lambda event: self._extend(PLAY_EPOCHS))
+        self.buttons["pause"].on_click(self._stop)
+        self.buttons["step"].on_click(lambda event: self._extend(1))
+        self.buttons["reset"].on_click(self._reset)
         torch_note = (f"torch is not installed: the comparison needs it ({runs.TORCH_EXTRA})"
                       if torch_missing else "torch trains a copy of the net from the same θ^j, over the same epochs, "
                                             "after scratchnn (whose result is drawn first)")
@@ -105,8 +129,9 @@ class Playground:
                                          sizing_mode="stretch_width")
         controls = pn.Column(
             pn.pane.Markdown("## scratchnn play\nThe workshop's MLP, retrained at every change."),
-            *[w[k] for k in ("data", "noise", "criterion", "hidden", "activation", "optimizer", "lr", "epochs",
-                             "batch_size", "seed")],
+            pn.Row(*self.buttons.values(), styles={"flex-wrap": "wrap"}),
+            *[w[k] for k in ("data", "noise", "train_share", "criterion", "hidden", "activation", "norm", "dropout",
+                             "optimizer", "lr", "schedule", "l2", "epochs", "batch_size", "seed")],
             w["dtype"], w["engine"], w["compare_torch"],
             pn.pane.Markdown(torch_note, css_classes=["play-torch-note"], styles={"font-size": "small"}),
             width=WIDTH, css_classes=["sn-controls"],
@@ -127,7 +152,7 @@ class Playground:
         self.last_run = None
         self._cv = threading.Condition()
         self._pending, self._generation, self._busy, self._stop_pressed, self._closed = None, 0, False, False, False
-        self._drawn = 0  # the generation whose run is drawn and final
+        self._final = None  # the current() of the job whose final draw is shown
         threading.Thread(target=self._work, name="scratchnn-play", daemon=True).start()
         for widget in w.values():
             widget.param.watch(self._changed, "value")
@@ -143,19 +168,44 @@ class Playground:
     def _changed(self, *events):
         s = self.settings()
         classification = s.data != "workshop"
-        self.widgets["noise"].disabled = self.widgets["criterion"].disabled = not classification
+        for name in ("noise", "criterion", "train_share"):
+            self.widgets[name].disabled = not classification
         try:
             ss.check(s)
         except ValueError as exc:  # bad input: say so; the figures and the run in progress stay
             self._say(str(exc), "danger")
             return
         self._say("")
-        with self._cv:
-            self._generation += 1
-            self._pending = (s, self._generation)
-            self._cv.notify_all()
+        self._submit(("train", s))
         self.progress.max, self.progress.value = s.epochs, 0
         self.progress_text.object = f"epoch 0 of {s.epochs:,} ..."
+        self._set_status(views.training(s))
+
+    def _submit(self, job):
+        """Hand ``job`` to the worker: it ends the run in progress at its next chunk and starts this one."""
+        with self._cv:
+            self._generation += 1
+            self._pending = (job, self._generation)
+            self._cv.notify_all()
+
+    def _extend(self, epochs):
+        """▶ play (PLAY_EPOCHS, until ⏸ pause) or one-epoch step: train the drawn run further."""
+        run = self.last_run
+        if run is None or run.status == "diverged" or self._busy or self._pending is not None:
+            return  # nothing to go on from, or a run is training (⏸ pause or Stop ends it first)
+        self._submit(("extend", epochs))
+        self._set_status(views.training(run.settings, run))
+
+    def _reset(self, event=None):
+        """θ^j drawn afresh from the seed, no epoch trained (▶ play or a step goes on from there)."""
+        s = self.settings()
+        try:
+            ss.check(s)
+        except ValueError as exc:
+            self._say(str(exc), "danger")
+            return
+        self._say("")
+        self._submit(("reset", dataclasses.replace(s, epochs=0)))
         self._set_status(views.training(s))
 
     def _stop(self, event=None):
@@ -177,10 +227,10 @@ class Playground:
                 self._cv.wait_for(lambda: self._pending is not None or self._closed)
                 if self._closed:
                     return
-                settings, generation = self._pending
+                job, generation = self._pending
                 self._pending, self._busy, self._stop_pressed = None, True, False
             try:
-                self._train(settings, generation)
+                self._train(job, generation)
             except Exception as exc:  # whatever went wrong, the page keeps what it drew and goes on
                 message = f"training failed: {type(exc).__name__}: {exc}"
                 self._show(lambda: self._failed(message, generation))
@@ -196,7 +246,25 @@ class Playground:
         if generation == self._generation:
             self._set_status(views.ready(self.last_run) if self.last_run is not None else "ready: nothing drawn")
 
-    def _train(self, settings, generation):
+    @contextlib.contextmanager
+    def _slot(self, settings, current):
+        """Hold one of the server's SLOTS while training; wait, saying ``queued``, while none is free."""
+        if not SLOTS.acquire(blocking=False):
+            self._show(lambda: current() and self._set_status(
+                f"queued: {views.describe(settings)} (the server trains {RUNS_AT_ONCE} runs at once)"))
+            while not SLOTS.acquire(timeout=0.05):
+                if not current():
+                    yield False
+                    return
+            self._show(lambda: current() and self._set_status(views.training(settings)))
+        try:
+            yield True
+        finally:
+            SLOTS.release()
+
+    def _train(self, job, generation):
+        kind, arg = job
+
         def current():
             return self._generation == generation and not self._closed
 
@@ -210,12 +278,31 @@ class Playground:
                 clock["draw"] = now
 
         def trained(run):  # scratchnn's run has ended: draw it at once, torch (if on) trains next
-            if current() and run.status != "diverged" and run.epochs:
+            if current() and run.status != "diverged" and (run.epochs or kind == "reset"):
                 data = self.figures.data(run)
                 self._show(lambda: self._drawn_run(run, data, current, final=not run.torch_running))
 
-        run = self.session.run(settings, stop=lambda: self._stop_pressed or not current(), progress=progress,
-                               trained=trained)
+        def stop():
+            return self._stop_pressed or not current()
+
+        if kind == "extend":
+            run, left = self.last_run, arg
+            while left > 0 and not stop():
+                with self._slot(run.settings, current) as free:
+                    if not free:
+                        return
+                    self.session.extend(run, min(left, PLAY_ROUND), stop=stop, progress=progress)
+                left -= PLAY_ROUND
+            if current() and run.status != "diverged":
+                data = self.figures.data(run)
+                self._show(lambda: self._drawn_run(run, data, current, final=True))
+            elif current():
+                self._show(lambda: self._diverged(run, current))
+            return
+        with self._slot(arg, current) as free:
+            if not free:
+                return
+            run = self.session.run(arg, stop=stop, progress=progress, trained=trained)
         if not current():
             return  # a newer change ended this run: the next one draws
         if run.status == "diverged":
@@ -246,8 +333,8 @@ class Playground:
         self.stop_button.disabled = not running
 
     def _streamed(self, run, data, current):
-        if not current() or self.last_run is run and not run.torch_running:
-            return  # a newer change, or this run is drawn already
+        if not current() or self._final is current:
+            return  # a newer change, or this run is drawn already (a late streamed draw never follows the final one)
         self.figures.apply(data)
         self._progress(run, running=True)
         self._set_status(views.training(run.settings, run))
@@ -261,6 +348,8 @@ class Playground:
         self.gap_note.object = self._gap_note(run, data["_visible"]["gap"])
         self.shapes.object = views.shapes(run)
         self.last_run = run
+        if final:
+            self._final = current  # this job's closure: its streamed draws that come later are dropped
         self._progress(run, running=not final)
         warnings = run.warnings()
         if run.message or warnings:

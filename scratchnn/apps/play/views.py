@@ -63,10 +63,15 @@ def png(fig, dpi=DPI):
 
 
 def describe(settings):
-    """``"tanh, adam, lr 0.015, seed 10"``: the settings a status line names (the lr as the slider shows it)."""
+    """``"tanh, adam, lr 0.015, seed 10"``: the settings a status line names (the lr as the slider shows it),
+    then those off their defaults: the schedule, L2 λ, the norm, dropout p, a playground set's train share."""
     s = settings
     optimizer = "sgd+momentum" if s.optimizer == "momentum" else s.optimizer
-    return f"{s.activation}, {optimizer}, lr {s.lr:g}, seed {s.seed}"
+    text = f"{s.activation}, {optimizer}, lr {s.lr:g}, seed {s.seed}"
+    extras = [f"{s.schedule} schedule" if s.schedule != "none" else "", f"L2 λ {s.l2:g}" if s.l2 else "",
+              f"{s.norm} norm" if s.norm != "none" else "", f"dropout {s.dropout:g}" if s.dropout else "",
+              f"train {s.train_share:.0%}" if s.data != "workshop" and s.train_share != 0.5 else ""]
+    return ", ".join([text] + [e for e in extras if e])
 
 
 def ready(run):
@@ -82,6 +87,8 @@ def ready(run):
     torch_loss = run.torch_loss
     if torch_loss is not None and len(torch_loss):
         text += f" (torch {torch_loss[-1]:.2e})"
+    if run.val_loss is not None and len(run.val_loss):
+        text += f", test loss {run.val_loss[-1]:.2e}"
     if s.data != "workshop":
         text += (f", train accuracy {accuracy(run.net, run.X, run.Y):.1%}, "
                  f"test accuracy {accuracy(run.net, run.X_show, run.y_show):.1%}")
