@@ -40,19 +40,20 @@ def _seconds(fn, reps):
 
 
 # the status element, found through the shadow roots Panel renders into; its text once it matches PATTERN
-_FIND_READY = """([pattern]) => {
-  const find = (root) => {
+_FIND = """(root) => {
     const hit = root.querySelector('.sn-status');
     if (hit) return hit;
     for (const node of root.querySelectorAll('*')) {
       if (node.shadowRoot) { const found = find(node.shadowRoot); if (found) return found; }
     }
     return null;
-  };
+  }"""
+_FIND_READY = """([pattern]) => {
+  const find = FIND;
   const el = find(document);
   const text = el ? (el.shadowRoot || el).textContent : '';
   return new RegExp(pattern).test(text) ? performance.now() : false;
-}"""
+}""".replace("FIND", _FIND)
 
 
 def browser_latency(page, changes=5, timeout=60.0):
@@ -75,6 +76,30 @@ def browser_latency(page, changes=5, timeout=60.0):
                                       timeout=timeout * 1000)
         seconds.append((done.json_value() - start) / 1e3)
     return seconds
+
+
+# from now on, the time (ms, by the page's clock) until the status first matches PATTERN, in window.__snReady
+_WATCH = """([pattern]) => {
+  const re = new RegExp(pattern), start = performance.now(), find = FIND;
+  window.__snReady = null;
+  const id = setInterval(() => {
+    const el = find(document);
+    if (el && re.test((el.shadowRoot || el).textContent)) { window.__snReady = performance.now() - start; clearInterval(id); }
+  }, 5);
+}""".replace("FIND", _FIND)
+
+
+def watch_ready(page, pattern):
+    """Start timing, in ``page``, until its status hook matches ``pattern`` (read it with :func:`watched`).
+
+    Several pages can be watched at once: each keeps its own clock, polled every 5 ms."""
+    page.evaluate(_WATCH, [pattern])
+
+
+def watched(page, timeout=60.0):
+    """Seconds from :func:`watch_ready` to the match, waiting (bounded) for it."""
+    page.wait_for_function("window.__snReady !== null", timeout=timeout * 1000)
+    return page.evaluate("window.__snReady") / 1e3
 
 
 def browser_rows(reps=5):

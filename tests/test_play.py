@@ -176,7 +176,7 @@ def test_the_status_names_what_is_drawn_in_the_issues_format():
     assert views.training(run.settings).startswith("training tanh, adam, lr 0.05, seed 10")
     c = ss.Session().run(ss.Settings(data="xor", hidden="4", epochs=30, optimizer="momentum", dtype="float64"))
     assert re.search(r"^ready: 2-4-1 tanh, sgd\+momentum, lr 0\.015, seed 10, 30 epochs, float64: loss \S+, "
-                     r"train accuracy \d+\.\d%, test accuracy \d+\.\d%$", views.ready(c))
+                     r"test loss \S+, train accuracy \d+\.\d%, test accuracy \d+\.\d%$", views.ready(c))
 
 
 def test_the_gap_figure_draws_the_epsilon_of_the_runs_dtype():
@@ -334,6 +334,58 @@ def test_a_long_run_streams_and_stops_and_a_new_change_cancels_it(playground):
     assert pg.stop_button.disabled and re.match(r"ready: .* \d+ of 1000000 epochs", _status(pg))
 
 
+def test_a_page_waits_saying_queued_while_the_servers_runs_are_all_in_flight(playground, monkeypatch):
+    from scratchnn.apps.play import page as page_module
+
+    pg = playground
+    slots = page_module.threading.BoundedSemaphore(1)
+    monkeypatch.setattr(page_module, "SLOTS", slots)
+    slots.acquire()  # another page's run holds the server's one slot
+    pg.widgets["seed"].value = "4"
+    assert wait_until(lambda: _status(pg).startswith("queued: tanh, adam, lr 0.015, seed 4"))
+    assert not pg.wait_idle(0.3)  # still queued: nothing trains
+    slots.release()
+    assert pg.wait_idle(RETRAIN_TIMEOUT) and _status(pg).startswith("ready: 1-5-5-1 tanh, adam, lr 0.015, seed 4,")
+
+
+def test_play_pause_step_and_reset_go_on_from_the_drawn_run(playground):
+    pg = playground
+    run = pg.last_run
+    pg.buttons["step"].clicks += 1
+    assert wait_until(lambda: pg.last_run.epochs == 1001) and pg.wait_idle(RETRAIN_TIMEOUT)
+    assert pg.last_run is run and _status(pg).startswith("ready: 1-5-5-1 tanh, adam, lr 0.015, seed 10, 1001 epochs")
+    pg.buttons["play"].clicks += 1
+    assert wait_until(lambda: run.epochs > 3000)  # past a round of PLAY_ROUND epochs: play goes on
+    pg.buttons["pause"].clicks += 1
+    assert pg.wait_idle(RETRAIN_TIMEOUT) and run.status == "done"
+    assert _status(pg).startswith(f"ready: 1-5-5-1 tanh, adam, lr 0.015, seed 10, {run.epochs} epochs")
+    pg.buttons["reset"].clicks += 1
+    assert wait_until(lambda: pg.last_run is not run) and pg.wait_idle(RETRAIN_TIMEOUT)
+    assert pg.last_run.epochs == 0 and _status(pg).endswith("0 epochs, float32: no epoch trained")
+    assert [t.tolist() for t in pg.last_run.net.theta] == [t.tolist() for t in sn.MLP([1, 5, 5, 1], generator=10).theta]
+
+
+def test_the_pages_new_settings_reach_the_run():
+    run = ss.Session().run(ss.Settings(data="xor", hidden="3", epochs=20, train_share=0.7, l2=0.01, norm="layer",
+                                       dropout=0.1, optimizer="rmsprop", schedule="step"))
+    loop = run.run.settings
+    assert (loop.l2, loop.optimizer, loop.schedule, loop.step_size, loop.gamma) == (0.01, "rmsprop", "step", 5, 0.5)
+    assert run.net.norm == "layer" and run.net.dropout == 0.1
+    assert (len(run.X), len(run.X_show)) == (700, 300) and len(run.val_loss) == 20
+    # the test loss is scratchnn.fit's validation loss on the test points
+    net = sn.MLP([2, 3, 1], activations=["tanh", "sigmoid"], criterion="bce", generator=10, norm="layer", dropout=0.1)
+    optimizer = sn.RMSprop(net.params, lr=0.015)
+    h = sn.fit(net, run.X, run.Y, optimizer, epochs=20, seed=10, l2=0.01, engine=loop.engine,
+               validation=(run.X_show, run.y_show[:, None].astype(np.float32)), scheduler=sn.StepLR(optimizer, 5, 0.5))
+    np.testing.assert_array_equal(run.val_loss, h.val_loss)
+    np.testing.assert_array_equal(run.loss, h.loss)
+    for bad, words in ((dict(norm="group"), "norm: "), (dict(schedule="linear"), "schedule: "),
+                       (dict(dropout=1.0), "dropout: "), (dict(train_share=1.0), "train share: "),
+                       (dict(l2=-1.0), "L2 λ: ")):
+        with pytest.raises(ValueError, match=words):
+            ss.check(ss.Settings(**bad))
+
+
 def live_stride(epochs):
     from scratchnn.apps.play import live
 
@@ -396,18 +448,17 @@ def chromium():
         b.close()
 
 
-@pytest.fixture
-def page(server, chromium):
-    """A fresh page on the served app, its first run drawn; every request it makes is recorded."""
-    page = chromium.new_page(viewport={"width": 1500, "height": 1250})
+def _new_page(chromium, url, width=1500, height=1250, wait=True):
+    """A page on the served app, its first run drawn (``wait=False``: only asked for); its requests are recorded."""
+    page = chromium.new_page(viewport={"width": width, "height": height})
     page.set_default_timeout(RETRAIN_TIMEOUT * 1000)
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("websocket", lambda ws: page.requests.append(ws.url))
-    page.goto(server)
-    _ready(page)
-    yield page
-    page.close()
+    page.goto(url, wait_until="load" if wait else "commit")
+    if wait:
+        _ready(page)
+    return page
 
 
 def _ready(page, pattern="ready:"):
@@ -426,6 +477,19 @@ def _status_text(page):
     return status_text(page)
 
 
+# what the browser draws: a source of live.Figures (named "sn-<name>") as Bokeh holds it in the page
+_DRAWN = """(name) => {
+  const d = window.Bokeh.documents[0].get_model_by_name('sn-' + name).data;
+  const column = Array.from(d.y || d.value || []);
+  return [Array.from(d.x || d.image || []).length, column.reduce((a, b) => a + b, 0)];
+}"""
+
+
+def _drawn(page, name):
+    """``(points, sum of y)`` of the source ``name`` as drawn in the page: a change of either is a new drawing."""
+    return tuple(page.evaluate(_DRAWN, name))
+
+
 def _off_machine(urls):
     """The requests that left 127.0.0.1 (blob: and data: URLs are the page's own)."""
     return [u for u in urls if urlparse(u).scheme not in ("blob", "data") and urlparse(u).hostname != "127.0.0.1"]
@@ -437,34 +501,53 @@ def _enter(page, field, text):
     box.press("Enter")
 
 
-@browser
-def test_browser_learning_rate_and_widths_retrain_and_redraw(page):
+def _press(page, field, *keys):
+    """Keys on a slider's handle (ArrowRight: one step up, Home: the first value, End: the last)."""
+    page.locator(f".play-{field} .noUi-handle").focus()
+    for key in keys:
+        page.keyboard.press(key)
+
+
+def _select(page, field, value):
+    """Pick ``value`` (a Settings value) in a Select, by the label the page shows for it."""
+    labels = {"optimizer": ss.OPTIMIZERS, "schedule": ss.SCHEDULES,
+              "data": {"workshop": "workshop: 3 sin(x/100) cos(x/10)"}}.get(field, {})
+    page.locator(f".play-{field} select").select_option(label=labels.get(value, value))
+
+
+def _changes_the_drawing(page, change, pattern, source="loss"):
+    """Make ``change``; wait for ``ready:`` matching ``pattern``; assert ``source`` is drawn anew; returns the status."""
+    before = _drawn(page, source)
+    change()
+    status = _ready(page, pattern)
+    after = _drawn(page, source)
+    assert after != before, f"{pattern!r}: the {source} drawn did not change ({before})"
+    return status
+
+
+# One browser test walks one page through the issue's list, so the module starts one server and one
+# Chromium, on one xdist worker, and loads few pages (each page load costs seconds): its steps are the
+# functions below, each named for what it checks.
+def _controls_retrain_and_redraw(page):
     from playwright.sync_api import expect
 
     shapes = page.locator(".play-shapes p")
     expect(shapes).to_have_text("θ^0: 5 × 2, θ^1: 5 × 6, θ^2: 1 × 6")
     first = _ready(page, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs, float32: loss \S+$")
-    page.locator(".play-lr .noUi-handle").focus()
-    page.keyboard.press("ArrowRight")  # one step up the log scale: 0.015 -> 0.03
+    assert _drawn(page, "loss")[0] == 1000 and _drawn(page, "val_loss")[0] == 0  # the workshop set: no test points
+    second = _changes_the_drawing(page, lambda: _press(page, "lr", "ArrowRight"),  # one step up the log scale
+                                  r"ready: 1-5-5-1 tanh, adam, lr 0\.03, seed 10")
     expect(page.locator(".bk-Div.play-lr b")).to_have_text("0.03")
-    second = _ready(page, r"ready: 1-5-5-1 tanh, adam, lr 0\.03, seed 10")
     assert second.split("loss ")[1] != first.split("loss ")[1]
-    _enter(page, "hidden", "8, 4")
+    _changes_the_drawing(page, lambda: _enter(page, "hidden", "8, 4"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 10")
     expect(shapes).to_have_text("θ^0: 8 × 2, θ^1: 4 × 9, θ^2: 1 × 5")
-    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 10")
-    _enter(page, "seed", "3")
-    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000 epochs")
-    page.locator(".play-data select").select_option("xor")  # classification: the boundary, train and test points
-    _ready(page, r"ready: 2-8-4-1 .* train accuracy \d+\.\d%, test accuracy \d+\.\d%$")
-    assert _off_machine(page.requests) == [], "the page fetched from outside 127.0.0.1"
-    assert any(u.startswith("ws://127.0.0.1") for u in page.requests)
+    _changes_the_drawing(page, lambda: _enter(page, "seed", "3"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
 
 
-@browser
-def test_browser_bad_input_in_every_field_shows_a_message_and_keeps_the_status(page):
+def _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page):
     from playwright.sync_api import expect
 
-    status = _ready(page)
+    status, drawn = _ready(page), _drawn(page, "loss")
     message = page.locator(".play-message")
     for field, text, words in (("hidden", "5, 0", "hidden widths: every layer needs at least 1 unit, got 5, 0"),
                                ("hidden", "five", "'five' is not a whole number"),
@@ -473,47 +556,162 @@ def test_browser_bad_input_in_every_field_shows_a_message_and_keeps_the_status(p
                                ("seed", "9" * 30, "at most 2^64 - 1")):
         _enter(page, field, text)
         expect(message).to_contain_text(words)  # as typed: no Markdown mangling
-        assert _status_text(page) == status
+        assert _status_text(page) == status and _drawn(page, "loss") == drawn
     expect(page.locator(".play-stop button")).to_be_disabled()
-    _enter(page, "seed", "10")
-    _enter(page, "hidden", "5, 5")
+    _enter(page, "seed", "3")
+    _enter(page, "hidden", "8, 4")
     expect(message).to_be_hidden()
+    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
 
 
-@browser
-def test_browser_dead_and_saturated_nets_are_warned_about(page):
+def _playground_lessons_each_change_what_is_drawn(page):
+    net = r"ready: 2-8-4-1 tanh, "
+    _press(page, "epochs", "ArrowLeft")  # 300 epochs: a dozen retrains below take a third of the time
+    status = _changes_the_drawing(page, lambda: _select(page, "data", "xor"), net + r"adam, lr 0\.03, seed 3, 300 "
+                                  r"epochs, float32: loss \S+, test loss \S+, train accuracy \S+, test accuracy \S+$")
+    assert _drawn(page, "train")[0] == _drawn(page, "test")[0] == 500  # circles and triangles, half and half
+    assert _drawn(page, "val_loss")[0] == 300 and _drawn(page, "image")[0] == 1  # the test loss beside the training's
+    _changes_the_drawing(page, lambda: _press(page, "train-share", "ArrowRight"), net + r".*, train 60%, 300",
+                         source="val_loss")
+    assert (_drawn(page, "train")[0], _drawn(page, "test")[0]) == (600, 400)
+    _changes_the_drawing(page, lambda: _press(page, "l2", "ArrowRight"), net + r".*, L2 λ 0\.0001, train 60%")
+    _changes_the_drawing(page, lambda: _select(page, "norm", "layer"), net + r".*, L2 λ 0\.0001, layer norm, train")
+    _changes_the_drawing(page, lambda: _press(page, "dropout", "ArrowRight"), net + r".*, layer norm, dropout 0\.05,")
+    for optimizer in ("adamw", "rmsprop", "adagrad", "sgd"):
+        _changes_the_drawing(page, lambda: _select(page, "optimizer", optimizer), net + optimizer + r", lr 0\.03")
+    for schedule in ("step", "exp", "cosine"):
+        _changes_the_drawing(page, lambda: _select(page, "schedule", schedule), net + rf"sgd, .*, {schedule} schedule,")
+    assert status != _status_text(page)
+
+
+def _play_pause_step_and_reset(page):
     from playwright.sync_api import expect
 
-    page.locator(".play-activation select").select_option("relu")
+    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 301 epochs, ")
+    assert _drawn(page, "loss")[0] == 301
+    page.locator(".play-play button").click()
+    expect(page.locator(".sn-status")).to_contain_text(re.compile(r"^training 2-8-4-1 .*: epoch [\d,]+ of"))
+    assert wait_until(lambda: _drawn(page, "loss")[0] > 301)  # play streams the curve while it runs
+    page.locator(".play-pause button").click()
+    paused = _ready(page, r"ready: 2-8-4-1 .*, \d+ epochs, ")
+    epochs = int(re.search(r", (\d+) epochs, ", paused).group(1))
+    assert epochs > 301 and _drawn(page, "loss")[0] == -(-epochs // live_stride(epochs))  # drawn to the last epoch
+    _changes_the_drawing(page, lambda: page.locator(".play-reset button").click(),
+                         r"ready: 2-8-4-1 .*, 0 epochs, float32: no epoch trained$")
+    assert _drawn(page, "loss")[0] == 0
+    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 1 epochs, ")
+
+
+def _back_to_the_workshop_latency_and_warnings(page):
+    from bench.play import browser_latency
+    from playwright.sync_api import expect
+
+    for field, value in (("data", "workshop"), ("norm", "none"), ("optimizer", "adam"), ("schedule", "none")):
+        _select(page, field, value)
+    _press(page, "dropout", "Home")
+    _press(page, "l2", "Home")
+    _enter(page, "hidden", "5, 5")
+    _press(page, "epochs", "ArrowRight")
+    _ready(page, r"ready: 1-5-5-1 tanh, adam, lr 0\.03, seed 3, 1000 epochs, float32: loss \S+$")
+    seconds = browser_latency(page, changes=2)  # up and down again: lr 0.03
+    print(f"change to drawn in Chromium: {', '.join(f'{s:.3f}' for s in seconds)} s")
+    assert len(seconds) == 2 and all(0 < s < RETRAIN_TIMEOUT for s in seconds)
+    _press(page, "lr", "ArrowLeft")
+    _select(page, "activation", "relu")
     _enter(page, "seed", "1")
     _ready(page, "ready: 1-5-5-1 relu, adam, lr 0.015, seed 1")
     expect(page.locator(".play-message")).to_contain_text(re.compile(r"the net is dead: .* try a smaller learning"))
-    page.locator(".play-activation select").select_option("tanh")
-    page.locator(".play-lr .noUi-handle").focus()
-    page.keyboard.press("End")  # the slider's last value: lr 10
+    _select(page, "activation", "tanh")
+    _press(page, "lr", "End")  # the slider's last value: lr 10
     _ready(page, "ready: 1-5-5-1 tanh, adam, lr 10, seed 1")
     expect(page.locator(".play-message")).to_contain_text("the net is saturated")
 
 
-@browser
-def test_browser_narrow_screen_stacks_the_controls_above_the_plots(server, chromium):
-    page = chromium.new_page(viewport={"width": 400, "height": 800})
-    try:
-        page.goto(server)
-        _ready(page)
+def _narrow_screen_stacks_the_controls_above_the_plots(page):
+    page.set_viewport_size({"width": 400, "height": 800})
+
+    def stacked():
         width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-        assert width <= inner, f"horizontal scroll at 400 px: the page is {width} px wide"
-        controls, loss = page.locator(".play-epochs").first.bounding_box(), page.locator(".sn-figures").first.bounding_box()
-        assert controls["y"] + controls["height"] <= loss["y"] and loss["x"] + loss["width"] <= inner
-        status = page.locator(".sn-status").first.bounding_box()
-        assert status["width"] >= 200 and status["height"] < 100  # one readable line or two, not a letter column
+        controls = page.locator(".play-epochs").first.bounding_box()
+        figures = page.locator(".sn-figures").first.bounding_box()
+        return (width <= inner and controls["y"] + controls["height"] <= figures["y"]
+                and figures["x"] + figures["width"] <= inner)
+
+    assert wait_until(stacked, 10), "at 400 px: horizontal scroll, or the controls beside the figures"
+    status = page.locator(".sn-status").first.bounding_box()
+    assert status["width"] >= 200 and status["height"] < 100  # one readable line or two, not a letter column
+    page.set_viewport_size({"width": 1500, "height": 1250})
+
+
+@browser
+def test_browser_one_page_through_the_playgrounds_lessons(server, chromium):
+    page = _new_page(chromium, server)
+    try:
+        _controls_retrain_and_redraw(page)
+        _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page)
+        _playground_lessons_each_change_what_is_drawn(page)
+        _play_pause_step_and_reset(page)
+        _back_to_the_workshop_latency_and_warnings(page)
+        _narrow_screen_stacks_the_controls_above_the_plots(page)
+        assert _off_machine(page.requests) == [], "the page fetched from outside 127.0.0.1"
+        assert any(u.startswith("ws://127.0.0.1") for u in page.requests)
+        _six_pages_at_once_each_end_ready_with_their_own_settings(chromium, server, page)
     finally:
         page.close()
 
 
-@browser
-def test_browser_change_to_drawn_latency_is_measured(page):
-    from bench.play import browser_latency
+def _six_pages_at_once_each_end_ready_with_their_own_settings(chromium, url, first):
+    """The issue's class on one server: six pages (this one and five more), five changes each, made on every
+    page before any is waited for; each change's latency by its page's clock."""
+    from bench.play import watch_ready, watched
 
-    seconds = browser_latency(page, changes=3)
-    assert len(seconds) == 3 and all(0 < s < RETRAIN_TIMEOUT for s in seconds)
+    _select(first, "activation", "tanh")
+    _enter(first, "seed", "10")
+    _press(first, "lr", "Home", *["ArrowRight"] * 9)  # 0.015
+    _ready(first, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs")
+    pages = [first] + [_new_page(chromium, url, wait=False) for _ in range(5)]  # loading at once
+    for p in pages[1:]:
+        _ready(p)
+    options = [f"{v:g}" for v in ss.LEARNING_RATES]
+    lr = {i: options[options.index("0.015") - (i + 1)] for i in range(6)}  # each page its own: 0.01, 0.005, ...
+    changes = [  # (change, the status it ends in) for page i
+        lambda p, i: (lambda: _enter(p, "seed", str(50 + i)), rf"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed {50 + i},"),
+        lambda p, i: (lambda: _enter(p, "hidden", "4"), rf"ready: 1-4-1 tanh, adam, lr 0\.015, seed {50 + i},"),
+        lambda p, i: (lambda: _press(p, "lr", *["ArrowLeft"] * (i + 1)),
+                      rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, seed {50 + i},"),
+        lambda p, i: (lambda: _enter(p, "seed", str(60 + i)), rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, "
+                                                              rf"seed {60 + i},"),
+        lambda p, i: (lambda: _enter(p, "hidden", "3"), rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, "
+                                                        rf"seed {60 + i}, 1000 epochs"),
+    ]
+    seconds = []
+    try:
+        for change in changes:
+            for i, p in enumerate(pages):
+                act, pattern = change(p, i)
+                watch_ready(p, pattern)
+                act()
+            seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
+        for i, p in enumerate(pages):  # every page ends with its own settings, never another page's
+            assert re.match(rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, seed {60 + i}, 1000 epochs, float32: "
+                            r"loss \S+$", _status_text(p))
+    finally:
+        for p in pages[1:]:
+            p.close()
+    median = float(np.median(seconds))
+    print(f"six pages, change to drawn: median {median:.3f} s, max {max(seconds):.3f} s")
+    # the issue's bound for a class on two cores: six pages and the server share them (and here the other xdist
+    # worker runs tests too), so it is checked on the median of the 30 changes, not on any one
+    assert median <= 2.0, f"six pages: median change-to-drawn {median:.2f} s (the issue's bound: 2 s); {seconds}"
+
+
+def test_play_serves_a_room_with_address_and_allowed_origins(monkeypatch):
+    pytest.importorskip("panel")
+    from scratchnn.apps import cli, play
+
+    calls = []
+    monkeypatch.setattr(play, "serve", lambda **kw: calls.append(kw))
+    assert cli.main(["play", "--no-browser", "--address", "0.0.0.0", "--allow-websocket-origin", "room.local",
+                     "--allow-websocket-origin", "10.0.0.5:8000"]) == 0
+    assert calls == [dict(port=5006, open_browser=False, address="0.0.0.0", origins=["room.local", "10.0.0.5:8000"])]
+    assert cli.main(["play", "--no-browser"]) == 0 and calls[1]["address"] == "127.0.0.1" and calls[1]["origins"] == []

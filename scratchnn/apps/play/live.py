@@ -58,7 +58,8 @@ class Figures:
     ``delta``, ``gap`` (Bokeh figures), and their sources (``sources``)."""
 
     def __init__(self):
-        src = self.sources = {name: ColumnDataSource(data=cols) for name, cols in {
+        # named "sn-<source>": a script or a browser test finds what is drawn with Bokeh's get_model_by_name
+        src = self.sources = {name: ColumnDataSource(data=cols, name=f"sn-{name}") for name, cols in {
             "function": {"x": [], "y": []},
             "pred": {"x": [], "y": []}, "pred_torch": {"x": [], "y": []},
             "image": {"image": [], "x": [], "y": [], "dw": [], "dh": []},

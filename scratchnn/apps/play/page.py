@@ -115,7 +115,7 @@ class Playground:
                                              css_classes=["play-stop"])
         self.stop_button.on_click(self._stop)
         self.buttons = {name: pn.widgets.Button(label=label, width=80, css_classes=[f"play-{name}"])
-                        for name, label in (("play", "▶ play"), ("pause", "⏸ pause"), ("step", "step 1 epoch"),
+                        for name, label in (("play", "▶ play"), ("pause", "‖ pause"), ("step", "step 1 epoch"),
                                             ("reset", "reset"))}
         self.buttons["play"].on_click(lambda event: self._extend(PLAY_EPOCHS))
         self.buttons["pause"].on_click(self._stop)

@@ -19,7 +19,10 @@ import urllib.request
 
 # Chromium as root needs --no-sandbox; the others keep it from reaching for the network (and stalling without one)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 # several pages at once (the class test): none of them is a throttled background tab
+                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows"]
 START_SECONDS = 120  # the server's start, a cold numba cache compiling the engine included
 
 

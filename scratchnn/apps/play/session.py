@@ -271,11 +271,21 @@ class Session:
     def _train(play_run, stop, progress, trained):
         run = play_run.run
         told = None if progress is None else (lambda _: progress(play_run))
-        run.train(progress=told, stop=stop, snapshot=lambda r: delta_norms(r.net, r.X, r.Y), samples=DELTA_SAMPLES)
+        run.train(progress=told, stop=stop, snapshot=_delta_norms, samples=DELTA_SAMPLES)
         if trained is not None:
             trained(play_run)
         if run.twin is not None and run.status != "diverged":
             run.train_twin(progress=told, stop=stop)
+
+
+def _delta_norms(run):
+    """‖δ^j‖ of ``run``'s net on its data, the net's generator left where it was: a forward pass with dropout
+    draws masks, and the next epoch's must be the ones a fit without these snapshots draws."""
+    generator = run.net.generator.get_state()
+    try:
+        return delta_norms(run.net, run.X, run.Y)
+    finally:
+        run.net.generator.set_state(*generator)
 
 
 def loop_settings(settings, seed):
