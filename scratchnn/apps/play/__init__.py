@@ -65,7 +65,8 @@ def serve(port=5006, open_browser=True, address="127.0.0.1", origins=()):
     warm_up()
 
     def page():
-        playground = Playground()
+        playground = Playground(start=False)
+        pn.state.onload(playground.start)  # once the page is loaded in the browser
         pn.state.on_session_destroyed(lambda context: playground.close())
         return playground.layout
 

@@ -89,7 +89,7 @@ class Playground:
     ``wait_idle(timeout)`` returns once every change has been trained and drawn (for tests and scripts).
     """
 
-    def __init__(self):
+    def __init__(self, start=True):
         self._doc = pn.state.curdoc
         torch_missing = runs.load_torchref() is None
         self.widgets = w = _widgets(torch_missing)
@@ -156,6 +156,13 @@ class Playground:
         threading.Thread(target=self._work, name="scratchnn-play", daemon=True).start()
         for widget in w.values():
             widget.param.watch(self._changed, "value")
+        if start:
+            self.start()
+
+    def start(self):
+        """Train and draw the first run. A served page calls it once the browser has loaded the page
+        (``pn.state.onload``): a run drawn while the session was still being set up could leave its
+        streamed status after its final one."""
         self._changed()
 
     # ------------------------------------------------------------------ widgets -> settings

@@ -84,7 +84,9 @@ def launch(playwright):
 
 def status_text(page):
     """The text of the page's status hook (``.sn-status``, rendered by Panel inside a shadow root)."""
-    text = page.locator(".sn-status").evaluate("e => (e.shadowRoot || e).textContent")
+    text = page.locator(".sn-status").evaluate(  # the text, without the shadow root's style sheets
+        "e => Array.from((e.shadowRoot || e).childNodes).filter(n => n.nodeName !== 'STYLE')"
+        ".map(n => n.textContent).join('')")
     found = re.search(r"(ready:|training).*", text)
     return found.group(0).strip() if found else ""
 
