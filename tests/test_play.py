@@ -34,6 +34,327 @@ def _python(code, block=()):
                           cwd=os.path.dirname(os.path.dirname(__file__)))
 
 
+# ------------------------------------------------------------------------------------ the page, in Chromium
+# First in the file: pytest -n 2 hands out tests in file order, so the one long browser test starts at once on
+# one worker while the other worker runs the rest of the file.
+def _browser_missing():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright; CI installs it with the dev extra)"
+    try:
+        import panel  # noqa: F401
+    except ImportError:
+        return "panel is not installed (pip install -e '.[play]')"
+    if shutil.which("chromium") is None:
+        return "no chromium on PATH (Debian: apt-get install -y chromium; .ci/run installs it)"
+    return None
+
+
+def browser(test):
+    """Mark a test as driving Chromium (``-m "not browser"`` leaves it out); skip it, saying why, without one."""
+    return pytest.mark.browser(pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))(test))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``scratchnn play --no-browser`` on a free port of 127.0.0.1; yields its URL; killed at teardown."""
+    from scratchnn.apps.play.screenshot import serving
+
+    try:
+        with serving(log=tmp_path_factory.mktemp("play") / "server.log") as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from scratchnn.apps.play.screenshot import launch
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+def _new_page(chromium, url, width=1500, height=1250, wait=True):
+    """A page on the served app, its first run drawn (``wait=False``: only asked for); its requests are recorded."""
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(RETRAIN_TIMEOUT * 1000)
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("websocket", lambda ws: page.requests.append(ws.url))
+    page.goto(url, wait_until="load" if wait else "commit")
+    if wait:
+        _ready(page)
+    return page
+
+
+def _ready(page, pattern="ready:"):
+    """Wait (bounded) until the status hook says every change is trained and drawn; returns its text."""
+    from playwright.sync_api import expect
+
+    from scratchnn.apps.play.screenshot import status_text
+
+    expect(page.locator(".sn-status")).to_contain_text(re.compile(f"^{pattern}"), timeout=RETRAIN_TIMEOUT * 1000)
+    return status_text(page)
+
+
+def _status_text(page):
+    from scratchnn.apps.play.screenshot import status_text
+
+    return status_text(page)
+
+
+# what the browser draws: a source of live.Figures (named "sn-<name>") as Bokeh holds it in the page
+_DRAWN = """(name) => {
+  const d = window.Bokeh.documents[0].get_model_by_name('sn-' + name).data;
+  const column = Array.from(d.y || d.value || []);
+  return [Array.from(d.x || d.image || []).length, column.reduce((a, b) => a + b, 0)];
+}"""
+
+
+def _drawn(page, name):
+    """``(points, sum of y)`` of the source ``name`` as drawn in the page: a change of either is a new drawing."""
+    return tuple(page.evaluate(_DRAWN, name))
+
+
+def _off_machine(urls):
+    """The requests that left 127.0.0.1 (blob: and data: URLs are the page's own)."""
+    return [u for u in urls if urlparse(u).scheme not in ("blob", "data") and urlparse(u).hostname != "127.0.0.1"]
+
+
+def _enter(page, field, text):
+    box = page.locator(f".play-{field} input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _press(page, field, *keys):
+    """Keys on a slider's handle (ArrowRight: one step up, Home: the first value, End: the last)."""
+    page.locator(f".play-{field} .noUi-handle").focus()
+    for key in keys:
+        page.keyboard.press(key)
+
+
+_SLIDE = """([field, index]) => {
+  for (const m of window.Bokeh.documents[0].all_models)
+    if (m.type === 'Slider' && (m.css_classes || []).includes('play-' + field)) m.value = index;
+}"""
+
+
+def _slide_lr(page, lr):
+    """The learning-rate slider dragged to ``lr`` (its Bokeh model set in the page: one change, as a drag makes;
+    a burst of key presses on a page under load can lose or delay a step)."""
+    from playwright.sync_api import expect
+
+    page.evaluate(_SLIDE, ["lr", [f"{v:g}" for v in ss.LEARNING_RATES].index(lr)])
+    expect(page.locator(".bk-Div.play-lr b")).to_have_text(lr)
+
+
+def _select(page, field, value):
+    """Pick ``value`` (a Settings value) in a Select, by the label the page shows for it."""
+    labels = {"optimizer": ss.OPTIMIZERS, "schedule": ss.SCHEDULES,
+              "data": {"workshop": "workshop: 3 sin(x/100) cos(x/10)"}}.get(field, {})
+    page.locator(f".play-{field} select").select_option(label=labels.get(value, value))
+
+
+def _changes_the_drawing(page, change, pattern, source="loss"):
+    """Make ``change``; wait for ``ready:`` matching ``pattern``; assert ``source`` is drawn anew; returns the status."""
+    before = _drawn(page, source)
+    change()
+    status = _ready(page, pattern)
+    after = _drawn(page, source)
+    assert after != before, f"{pattern!r}: the {source} drawn did not change ({before})"
+    return status
+
+
+# One browser test walks one page through the issue's list, so the module starts one server and one
+# Chromium, on one xdist worker, and loads few pages (each page load costs seconds): its steps are the
+# functions below, each named for what it checks.
+def _change_to_drawn_latency_is_measured(page):
+    from bench.play import browser_latency
+
+    seconds = browser_latency(page, changes=2)  # the workshop's 1-5-5-1, 1000 epochs: lr up and down again
+    print(f"change to drawn in Chromium: {', '.join(f'{s:.3f}' for s in seconds)} s")
+    assert len(seconds) == 2 and all(0 < s < RETRAIN_TIMEOUT for s in seconds)
+
+
+def _controls_retrain_and_redraw(page):
+    from playwright.sync_api import expect
+
+    shapes = page.locator(".play-shapes p")
+    expect(shapes).to_have_text("θ^0: 5 × 2, θ^1: 5 × 6, θ^2: 1 × 6")
+    first = _ready(page, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs, float32: loss \S+$")
+    assert _drawn(page, "loss")[0] == 1000 and _drawn(page, "val_loss")[0] == 0  # the workshop set: no test points
+    second = _changes_the_drawing(page, lambda: _press(page, "lr", "ArrowRight"),  # one step up the log scale
+                                  r"ready: 1-5-5-1 tanh, adam, lr 0\.03, seed 10")
+    expect(page.locator(".bk-Div.play-lr b")).to_have_text("0.03")
+    assert second.split("loss ")[1] != first.split("loss ")[1]
+    _changes_the_drawing(page, lambda: _enter(page, "hidden", "8, 4"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 10")
+    expect(shapes).to_have_text("θ^0: 8 × 2, θ^1: 4 × 9, θ^2: 1 × 5")
+    _changes_the_drawing(page, lambda: _enter(page, "seed", "3"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
+
+
+def _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page):
+    from playwright.sync_api import expect
+
+    status, drawn = _ready(page), _drawn(page, "loss")
+    message = page.locator(".play-message")
+    for field, text, words in (("hidden", "5, 0", "hidden widths: every layer needs at least 1 unit, got 5, 0"),
+                               ("hidden", "five", "'five' is not a whole number"),
+                               ("seed", "1e9", "seed: expected a whole number >= 0, like 10; got '1e9'"),
+                               ("seed", "3.7", "got '3.7'"), ("seed", "-1", "got '-1'"),
+                               ("seed", "9" * 30, "at most 2^64 - 1")):
+        _enter(page, field, text)
+        expect(message).to_contain_text(words)  # as typed: no Markdown mangling
+        assert _status_text(page) == status and _drawn(page, "loss") == drawn
+    expect(page.locator(".play-stop button")).to_be_disabled()
+    _enter(page, "seed", "3")
+    _enter(page, "hidden", "8, 4")
+    expect(message).to_be_hidden()
+    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
+
+
+def _playground_lessons_each_change_what_is_drawn(page):
+    net = r"ready: 2-8-4-1 tanh, "
+    _press(page, "epochs", "ArrowLeft")  # 300 epochs: a dozen retrains below take a third of the time
+    status = _changes_the_drawing(page, lambda: _select(page, "data", "xor"), net + r"adam, lr 0\.03, seed 1, 300 "
+                                  r"epochs, float32: loss \S+, test loss \S+, train accuracy \S+, test accuracy \S+$")
+    assert _drawn(page, "train")[0] == _drawn(page, "test")[0] == 500  # circles and triangles, half and half
+    assert _drawn(page, "val_loss")[0] == 300 and _drawn(page, "image")[0] == 1  # the test loss beside the training's
+    _changes_the_drawing(page, lambda: _press(page, "train-share", "ArrowRight"), net + r".*, train 60%, 300",
+                         source="val_loss")
+    assert (_drawn(page, "train")[0], _drawn(page, "test")[0]) == (600, 400)
+    _changes_the_drawing(page, lambda: _press(page, "l2", "ArrowRight"), net + r".*, L2 λ 0\.0001, train 60%")
+    _changes_the_drawing(page, lambda: _select(page, "norm", "layer"), net + r".*, L2 λ 0\.0001, layer norm, train")
+    _changes_the_drawing(page, lambda: _press(page, "dropout", "ArrowRight"), net + r".*, layer norm, dropout 0\.05,")
+    for optimizer in ("adamw", "rmsprop", "adagrad", "sgd"):
+        _changes_the_drawing(page, lambda: _select(page, "optimizer", optimizer), net + optimizer + r", lr 0\.03")
+    for schedule in ("step", "exp", "cosine"):
+        _changes_the_drawing(page, lambda: _select(page, "schedule", schedule), net + rf"sgd, .*, {schedule} schedule,")
+    assert status != _status_text(page)
+
+
+def _play_pause_step_and_reset(page):
+    from playwright.sync_api import expect
+
+    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 301 epochs, ")
+    assert _drawn(page, "loss")[0] == 301
+    page.locator(".play-play button").click()
+    expect(page.locator(".sn-status")).to_contain_text(re.compile(r"^training 2-8-4-1 .*: epoch [\d,]+ of"))
+    assert wait_until(lambda: _drawn(page, "loss")[0] > 301)  # play streams the curve while it runs
+    page.locator(".play-pause button").click()
+    paused = _ready(page, r"ready: 2-8-4-1 .*, \d+ epochs, ")
+    epochs = int(re.search(r", (\d+) epochs, ", paused).group(1))
+    assert epochs > 301 and _drawn(page, "loss")[0] == -(-epochs // live_stride(epochs))  # drawn to the last epoch
+    _changes_the_drawing(page, lambda: page.locator(".play-reset button").click(),
+                         r"ready: 2-8-4-1 .*, 0 epochs, float32: no epoch trained$")
+    assert _drawn(page, "loss")[0] == 0
+    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 1 epochs, ")
+
+
+def _dead_and_saturated_nets_are_warned_about(page):
+    from playwright.sync_api import expect
+
+    _enter(page, "hidden", "5, 5")
+    _press(page, "lr", "ArrowLeft")
+    _select(page, "activation", "relu")
+    _enter(page, "seed", "1")
+    _ready(page, "ready: 1-5-5-1 relu, adam, lr 0.015, seed 1, 1000 epochs")
+    expect(page.locator(".play-message")).to_contain_text(re.compile(r"the net is dead: .* try a smaller learning"))
+    _select(page, "activation", "tanh")
+    _press(page, "lr", "End")  # the slider's last value: lr 10
+    _ready(page, "ready: 1-5-5-1 tanh, adam, lr 10, seed 1")
+    expect(page.locator(".play-message")).to_contain_text("the net is saturated")
+    _enter(page, "hidden", "8, 4")
+    _slide_lr(page, "0.03")
+    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 1, 1000 epochs")
+
+
+def _narrow_screen_stacks_the_controls_above_the_plots(page):
+    page.set_viewport_size({"width": 400, "height": 800})
+
+    def stacked():
+        width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        controls = page.locator(".play-epochs").first.bounding_box()
+        figures = page.locator(".sn-figures").first.bounding_box()
+        return (width <= inner and controls["y"] + controls["height"] <= figures["y"]
+                and figures["x"] + figures["width"] <= inner)
+
+    assert wait_until(stacked, 10), "at 400 px: horizontal scroll, or the controls beside the figures"
+    status = page.locator(".sn-status").first.bounding_box()
+    assert status["width"] >= 200 and status["height"] < 100  # one readable line or two, not a letter column
+    page.set_viewport_size({"width": 1500, "height": 1250})
+
+
+@browser
+def test_browser_one_page_through_the_playgrounds_lessons(server, chromium):
+    page = _new_page(chromium, server)
+    try:
+        _change_to_drawn_latency_is_measured(page)
+        _controls_retrain_and_redraw(page)
+        _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page)
+        _dead_and_saturated_nets_are_warned_about(page)
+        _playground_lessons_each_change_what_is_drawn(page)
+        _play_pause_step_and_reset(page)
+        _narrow_screen_stacks_the_controls_above_the_plots(page)
+        assert _off_machine(page.requests) == [], "the page fetched from outside 127.0.0.1"
+        assert any(u.startswith("ws://127.0.0.1") for u in page.requests)
+    finally:
+        page.close()
+
+
+
+
+@browser
+def test_browser_six_pages_at_once_each_end_ready_with_their_own_settings(server, chromium):
+    """The issue's class on one server: six pages, five changes each, made on every page before any is
+    waited for; each change's latency by its page's clock. (Second in the file: pytest -n 2 hands each
+    worker its first six tests in file order, so both browser tests share one worker's server; on two
+    workers at once, each with its own server, the file took longer: the cores are the limit.)"""
+    from bench.play import watch_ready, watched
+
+    url = server
+    pages = [_new_page(chromium, url, wait=False) for _ in range(6)]  # loading at once
+    for p in pages:
+        _ready(p, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs")
+    options = [f"{v:g}" for v in ss.LEARNING_RATES]
+    lr = {i: options[options.index("0.015") - (i + 1)] for i in range(6)}  # each page its own: 0.01, 0.005, ...
+    changes = [  # (change, the status it ends in) for page i
+        lambda p, i: (lambda: _enter(p, "seed", str(50 + i)), rf"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed {50 + i},"),
+        lambda p, i: (lambda: _enter(p, "hidden", "4"), rf"ready: 1-4-1 tanh, adam, lr 0\.015, seed {50 + i},"),
+        lambda p, i: (lambda: _slide_lr(p, lr[i]),
+                      rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, seed {50 + i},"),
+        lambda p, i: (lambda: _enter(p, "seed", str(60 + i)), rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, "
+                                                              rf"seed {60 + i},"),
+        lambda p, i: (lambda: _enter(p, "hidden", "3"), rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, "
+                                                        rf"seed {60 + i}, 1000 epochs"),
+    ]
+    seconds = []
+    try:
+        for change in changes:
+            for i, p in enumerate(pages):
+                act, pattern = change(p, i)
+                watch_ready(p, pattern)
+                act()
+            seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
+        for i, p in enumerate(pages):  # every page ends with its own settings, never another page's
+            assert re.match(rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, seed {60 + i}, 1000 epochs, float32: "
+                            r"loss \S+$", _status_text(p))
+    finally:
+        for p in pages:
+            p.close()
+    median = float(np.median(seconds))
+    print(f"six pages, change to drawn: median {median:.3f} s, max {max(seconds):.3f} s")
+    # the issue's bound is 2 s for six pages and the server on two cores (met alone: the README's measurement);
+    # here the suite's other xdist worker takes one of the two cores, so the bound is twice that, on the median
+    assert median <= 4.0, f"six pages: median change-to-drawn {median:.2f} s (the issue's 2 s, doubled); {seconds}"
+
+
 # ------------------------------------------------------------------------------------ no Panel, no torch
 def test_importing_scratchnn_and_play_imports_neither_panel_nor_torch():
     r = _python("import scratchnn, scratchnn.apps.play, scratchnn.apps.play.session, scratchnn.apps.play.views\n"
@@ -402,321 +723,6 @@ def test_without_torch_the_comparison_is_off_and_says_why():
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines()[0] == "True True done"
     assert "torch is not installed" in r.stdout and "pip install -e '.[torch]'" in r.stdout
-
-
-# ------------------------------------------------------------------------------------ the page, in Chromium
-def _browser_missing():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install playwright; CI installs it with the dev extra)"
-    try:
-        import panel  # noqa: F401
-    except ImportError:
-        return "panel is not installed (pip install -e '.[play]')"
-    if shutil.which("chromium") is None:
-        return "no chromium on PATH (Debian: apt-get install -y chromium; .ci/run installs it)"
-    return None
-
-
-def browser(test):
-    """Mark a test as driving Chromium (``-m "not browser"`` leaves it out); skip it, saying why, without one."""
-    return pytest.mark.browser(pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))(test))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``scratchnn play --no-browser`` on a free port of 127.0.0.1; yields its URL; killed at teardown."""
-    from scratchnn.apps.play.screenshot import serving
-
-    try:
-        with serving(log=tmp_path_factory.mktemp("play") / "server.log") as url:
-            yield url
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from scratchnn.apps.play.screenshot import launch
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def _new_page(chromium, url, width=1500, height=1250, wait=True):
-    """A page on the served app, its first run drawn (``wait=False``: only asked for); its requests are recorded."""
-    page = chromium.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(RETRAIN_TIMEOUT * 1000)
-    page.requests = []
-    page.on("request", lambda request: page.requests.append(request.url))
-    page.on("websocket", lambda ws: page.requests.append(ws.url))
-    page.goto(url, wait_until="load" if wait else "commit")
-    if wait:
-        _ready(page)
-    return page
-
-
-def _ready(page, pattern="ready:"):
-    """Wait (bounded) until the status hook says every change is trained and drawn; returns its text."""
-    from playwright.sync_api import expect
-
-    from scratchnn.apps.play.screenshot import status_text
-
-    expect(page.locator(".sn-status")).to_contain_text(re.compile(f"^{pattern}"), timeout=RETRAIN_TIMEOUT * 1000)
-    return status_text(page)
-
-
-def _status_text(page):
-    from scratchnn.apps.play.screenshot import status_text
-
-    return status_text(page)
-
-
-# what the browser draws: a source of live.Figures (named "sn-<name>") as Bokeh holds it in the page
-_DRAWN = """(name) => {
-  const d = window.Bokeh.documents[0].get_model_by_name('sn-' + name).data;
-  const column = Array.from(d.y || d.value || []);
-  return [Array.from(d.x || d.image || []).length, column.reduce((a, b) => a + b, 0)];
-}"""
-
-
-def _drawn(page, name):
-    """``(points, sum of y)`` of the source ``name`` as drawn in the page: a change of either is a new drawing."""
-    return tuple(page.evaluate(_DRAWN, name))
-
-
-def _off_machine(urls):
-    """The requests that left 127.0.0.1 (blob: and data: URLs are the page's own)."""
-    return [u for u in urls if urlparse(u).scheme not in ("blob", "data") and urlparse(u).hostname != "127.0.0.1"]
-
-
-def _enter(page, field, text):
-    box = page.locator(f".play-{field} input")
-    box.fill(text)
-    box.press("Enter")
-
-
-def _press(page, field, *keys):
-    """Keys on a slider's handle (ArrowRight: one step up, Home: the first value, End: the last)."""
-    page.locator(f".play-{field} .noUi-handle").focus()
-    for key in keys:
-        page.keyboard.press(key)
-
-
-_SLIDE = """([field, index]) => {
-  for (const m of window.Bokeh.documents[0].all_models)
-    if (m.type === 'Slider' && (m.css_classes || []).includes('play-' + field)) m.value = index;
-}"""
-
-
-def _slide_lr(page, lr):
-    """The learning-rate slider dragged to ``lr`` (its Bokeh model set in the page: one change, as a drag makes;
-    a burst of key presses on a page under load can lose or delay a step)."""
-    from playwright.sync_api import expect
-
-    page.evaluate(_SLIDE, ["lr", [f"{v:g}" for v in ss.LEARNING_RATES].index(lr)])
-    expect(page.locator(".bk-Div.play-lr b")).to_have_text(lr)
-
-
-def _select(page, field, value):
-    """Pick ``value`` (a Settings value) in a Select, by the label the page shows for it."""
-    labels = {"optimizer": ss.OPTIMIZERS, "schedule": ss.SCHEDULES,
-              "data": {"workshop": "workshop: 3 sin(x/100) cos(x/10)"}}.get(field, {})
-    page.locator(f".play-{field} select").select_option(label=labels.get(value, value))
-
-
-def _changes_the_drawing(page, change, pattern, source="loss"):
-    """Make ``change``; wait for ``ready:`` matching ``pattern``; assert ``source`` is drawn anew; returns the status."""
-    before = _drawn(page, source)
-    change()
-    status = _ready(page, pattern)
-    after = _drawn(page, source)
-    assert after != before, f"{pattern!r}: the {source} drawn did not change ({before})"
-    return status
-
-
-# One browser test walks one page through the issue's list, so the module starts one server and one
-# Chromium, on one xdist worker, and loads few pages (each page load costs seconds): its steps are the
-# functions below, each named for what it checks.
-def _change_to_drawn_latency_is_measured(page):
-    from bench.play import browser_latency
-
-    seconds = browser_latency(page, changes=2)  # the workshop's 1-5-5-1, 1000 epochs: lr up and down again
-    print(f"change to drawn in Chromium: {', '.join(f'{s:.3f}' for s in seconds)} s")
-    assert len(seconds) == 2 and all(0 < s < RETRAIN_TIMEOUT for s in seconds)
-
-
-def _controls_retrain_and_redraw(page):
-    from playwright.sync_api import expect
-
-    shapes = page.locator(".play-shapes p")
-    expect(shapes).to_have_text("θ^0: 5 × 2, θ^1: 5 × 6, θ^2: 1 × 6")
-    first = _ready(page, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs, float32: loss \S+$")
-    assert _drawn(page, "loss")[0] == 1000 and _drawn(page, "val_loss")[0] == 0  # the workshop set: no test points
-    second = _changes_the_drawing(page, lambda: _press(page, "lr", "ArrowRight"),  # one step up the log scale
-                                  r"ready: 1-5-5-1 tanh, adam, lr 0\.03, seed 10")
-    expect(page.locator(".bk-Div.play-lr b")).to_have_text("0.03")
-    assert second.split("loss ")[1] != first.split("loss ")[1]
-    _changes_the_drawing(page, lambda: _enter(page, "hidden", "8, 4"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 10")
-    expect(shapes).to_have_text("θ^0: 8 × 2, θ^1: 4 × 9, θ^2: 1 × 5")
-    _changes_the_drawing(page, lambda: _enter(page, "seed", "3"), r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
-
-
-def _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page):
-    from playwright.sync_api import expect
-
-    status, drawn = _ready(page), _drawn(page, "loss")
-    message = page.locator(".play-message")
-    for field, text, words in (("hidden", "5, 0", "hidden widths: every layer needs at least 1 unit, got 5, 0"),
-                               ("hidden", "five", "'five' is not a whole number"),
-                               ("seed", "1e9", "seed: expected a whole number >= 0, like 10; got '1e9'"),
-                               ("seed", "3.7", "got '3.7'"), ("seed", "-1", "got '-1'"),
-                               ("seed", "9" * 30, "at most 2^64 - 1")):
-        _enter(page, field, text)
-        expect(message).to_contain_text(words)  # as typed: no Markdown mangling
-        assert _status_text(page) == status and _drawn(page, "loss") == drawn
-    expect(page.locator(".play-stop button")).to_be_disabled()
-    _enter(page, "seed", "3")
-    _enter(page, "hidden", "8, 4")
-    expect(message).to_be_hidden()
-    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 3, 1000")
-
-
-def _playground_lessons_each_change_what_is_drawn(page):
-    net = r"ready: 2-8-4-1 tanh, "
-    _press(page, "epochs", "ArrowLeft")  # 300 epochs: a dozen retrains below take a third of the time
-    status = _changes_the_drawing(page, lambda: _select(page, "data", "xor"), net + r"adam, lr 0\.03, seed 1, 300 "
-                                  r"epochs, float32: loss \S+, test loss \S+, train accuracy \S+, test accuracy \S+$")
-    assert _drawn(page, "train")[0] == _drawn(page, "test")[0] == 500  # circles and triangles, half and half
-    assert _drawn(page, "val_loss")[0] == 300 and _drawn(page, "image")[0] == 1  # the test loss beside the training's
-    _changes_the_drawing(page, lambda: _press(page, "train-share", "ArrowRight"), net + r".*, train 60%, 300",
-                         source="val_loss")
-    assert (_drawn(page, "train")[0], _drawn(page, "test")[0]) == (600, 400)
-    _changes_the_drawing(page, lambda: _press(page, "l2", "ArrowRight"), net + r".*, L2 λ 0\.0001, train 60%")
-    _changes_the_drawing(page, lambda: _select(page, "norm", "layer"), net + r".*, L2 λ 0\.0001, layer norm, train")
-    _changes_the_drawing(page, lambda: _press(page, "dropout", "ArrowRight"), net + r".*, layer norm, dropout 0\.05,")
-    for optimizer in ("adamw", "rmsprop", "adagrad", "sgd"):
-        _changes_the_drawing(page, lambda: _select(page, "optimizer", optimizer), net + optimizer + r", lr 0\.03")
-    for schedule in ("step", "exp", "cosine"):
-        _changes_the_drawing(page, lambda: _select(page, "schedule", schedule), net + rf"sgd, .*, {schedule} schedule,")
-    assert status != _status_text(page)
-
-
-def _play_pause_step_and_reset(page):
-    from playwright.sync_api import expect
-
-    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 301 epochs, ")
-    assert _drawn(page, "loss")[0] == 301
-    page.locator(".play-play button").click()
-    expect(page.locator(".sn-status")).to_contain_text(re.compile(r"^training 2-8-4-1 .*: epoch [\d,]+ of"))
-    assert wait_until(lambda: _drawn(page, "loss")[0] > 301)  # play streams the curve while it runs
-    page.locator(".play-pause button").click()
-    paused = _ready(page, r"ready: 2-8-4-1 .*, \d+ epochs, ")
-    epochs = int(re.search(r", (\d+) epochs, ", paused).group(1))
-    assert epochs > 301 and _drawn(page, "loss")[0] == -(-epochs // live_stride(epochs))  # drawn to the last epoch
-    _changes_the_drawing(page, lambda: page.locator(".play-reset button").click(),
-                         r"ready: 2-8-4-1 .*, 0 epochs, float32: no epoch trained$")
-    assert _drawn(page, "loss")[0] == 0
-    _changes_the_drawing(page, lambda: page.locator(".play-step button").click(), r"ready: .*, 1 epochs, ")
-
-
-def _dead_and_saturated_nets_are_warned_about(page):
-    from playwright.sync_api import expect
-
-    _enter(page, "hidden", "5, 5")
-    _press(page, "lr", "ArrowLeft")
-    _select(page, "activation", "relu")
-    _enter(page, "seed", "1")
-    _ready(page, "ready: 1-5-5-1 relu, adam, lr 0.015, seed 1, 1000 epochs")
-    expect(page.locator(".play-message")).to_contain_text(re.compile(r"the net is dead: .* try a smaller learning"))
-    _select(page, "activation", "tanh")
-    _press(page, "lr", "End")  # the slider's last value: lr 10
-    _ready(page, "ready: 1-5-5-1 tanh, adam, lr 10, seed 1")
-    expect(page.locator(".play-message")).to_contain_text("the net is saturated")
-    _enter(page, "hidden", "8, 4")
-    _slide_lr(page, "0.03")
-    _ready(page, r"ready: 1-8-4-1 tanh, adam, lr 0\.03, seed 1, 1000 epochs")
-
-
-def _narrow_screen_stacks_the_controls_above_the_plots(page):
-    page.set_viewport_size({"width": 400, "height": 800})
-
-    def stacked():
-        width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-        controls = page.locator(".play-epochs").first.bounding_box()
-        figures = page.locator(".sn-figures").first.bounding_box()
-        return (width <= inner and controls["y"] + controls["height"] <= figures["y"]
-                and figures["x"] + figures["width"] <= inner)
-
-    assert wait_until(stacked, 10), "at 400 px: horizontal scroll, or the controls beside the figures"
-    status = page.locator(".sn-status").first.bounding_box()
-    assert status["width"] >= 200 and status["height"] < 100  # one readable line or two, not a letter column
-    page.set_viewport_size({"width": 1500, "height": 1250})
-
-
-@browser
-def test_browser_one_page_through_the_playgrounds_lessons(server, chromium):
-    page = _new_page(chromium, server)
-    try:
-        _change_to_drawn_latency_is_measured(page)
-        _controls_retrain_and_redraw(page)
-        _bad_input_in_every_field_shows_a_message_and_keeps_the_status(page)
-        _dead_and_saturated_nets_are_warned_about(page)
-        _playground_lessons_each_change_what_is_drawn(page)
-        _play_pause_step_and_reset(page)
-        _narrow_screen_stacks_the_controls_above_the_plots(page)
-        assert _off_machine(page.requests) == [], "the page fetched from outside 127.0.0.1"
-        assert any(u.startswith("ws://127.0.0.1") for u in page.requests)
-        _six_pages_at_once_each_end_ready_with_their_own_settings(chromium, server, page)
-    finally:
-        page.close()
-
-
-def _six_pages_at_once_each_end_ready_with_their_own_settings(chromium, url, first):
-    """The issue's class on one server: six pages (this one and five more), five changes each, made on every
-    page before any is waited for; each change's latency by its page's clock."""
-    from bench.play import watch_ready, watched
-
-    first.reload(wait_until="commit")  # a new session: the page's defaults
-    pages = [first] + [_new_page(chromium, url, wait=False) for _ in range(5)]  # loading at once
-    for p in pages:
-        _ready(p, r"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed 10, 1000 epochs")
-    options = [f"{v:g}" for v in ss.LEARNING_RATES]
-    lr = {i: options[options.index("0.015") - (i + 1)] for i in range(6)}  # each page its own: 0.01, 0.005, ...
-    changes = [  # (change, the status it ends in) for page i
-        lambda p, i: (lambda: _enter(p, "seed", str(50 + i)), rf"ready: 1-5-5-1 tanh, adam, lr 0\.015, seed {50 + i},"),
-        lambda p, i: (lambda: _enter(p, "hidden", "4"), rf"ready: 1-4-1 tanh, adam, lr 0\.015, seed {50 + i},"),
-        lambda p, i: (lambda: _slide_lr(p, lr[i]),
-                      rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, seed {50 + i},"),
-        lambda p, i: (lambda: _enter(p, "seed", str(60 + i)), rf"ready: 1-4-1 tanh, adam, lr {re.escape(lr[i])}, "
-                                                              rf"seed {60 + i},"),
-        lambda p, i: (lambda: _enter(p, "hidden", "3"), rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, "
-                                                        rf"seed {60 + i}, 1000 epochs"),
-    ]
-    seconds = []
-    try:
-        for change in changes:
-            for i, p in enumerate(pages):
-                act, pattern = change(p, i)
-                watch_ready(p, pattern)
-                act()
-            seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
-        for i, p in enumerate(pages):  # every page ends with its own settings, never another page's
-            assert re.match(rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, seed {60 + i}, 1000 epochs, float32: "
-                            r"loss \S+$", _status_text(p))
-    finally:
-        for p in pages[1:]:
-            p.close()
-    median = float(np.median(seconds))
-    print(f"six pages, change to drawn: median {median:.3f} s, max {max(seconds):.3f} s")
-    # the issue's bound is 2 s for six pages and the server on two cores (met alone: the README's measurement);
-    # here the suite's other xdist worker takes one of the two cores, so the bound is twice that, on the median
-    assert median <= 4.0, f"six pages: median change-to-drawn {median:.2f} s (the issue's 2 s, doubled); {seconds}"
 
 
 def test_play_serves_a_room_with_address_and_allowed_origins(monkeypatch):

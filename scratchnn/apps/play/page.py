@@ -13,6 +13,7 @@ The status line (CSS class ``sn-status``) is the hook for tests and scripts: it 
 trained and drawn, naming what is drawn (:func:`.views.ready`).
 """
 
+import collections
 import contextlib
 import dataclasses
 import html
@@ -153,6 +154,7 @@ class Playground:
         self._cv = threading.Condition()
         self._pending, self._generation, self._busy, self._stop_pressed, self._closed = None, 0, False, False, False
         self._final = None  # the current() of the job whose final draw is shown
+        self._changes, self._draining = collections.deque(), False  # for the document, in order (_show)
         threading.Thread(target=self._work, name="scratchnn-play", daemon=True).start()
         for widget in w.values():
             widget.param.watch(self._changed, "value")
@@ -321,17 +323,37 @@ class Playground:
 
     # ------------------------------------------------------------------ the document (Bokeh's next tick)
     def _show(self, change):
-        """Run ``change`` (it changes the page) where the document may be changed, every change in it sent at once."""
+        """Run ``change`` (it changes the page) where the document may be changed, after every earlier one.
+
+        The changes wait in one queue, drained on Bokeh's next tick once Panel writes to the document at
+        once (``state._unblocked``: the page's websocket is open): before that Panel schedules each write
+        for later, and a write scheduled so could land after a later one (a first run's streamed
+        "training ..." after its final "ready: ...").
+        """
         doc = self._doc
         if doc is None or doc.session_context is None:
             change()
             return
+        with self._cv:
+            self._changes.append(change)
+            if self._draining:
+                return
+            self._draining = True
+        doc.add_next_tick_callback(self._drain)
 
-        def locked():
-            with set_curdoc(doc):
+    def _drain(self):
+        doc = self._doc
+        with set_curdoc(doc):
+            if not pn.state._unblocked(doc):
+                doc.add_timeout_callback(self._drain, 50)  # ms; the websocket opens within a page load
+                return
+            while True:
+                with self._cv:
+                    if not self._changes:
+                        self._draining = False
+                        return
+                    change = self._changes.popleft()
                 change()
-
-        doc.add_next_tick_callback(locked)
 
     def _progress(self, run, running):
         epochs, done = run.settings.epochs, run.epochs
