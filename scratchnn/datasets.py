@@ -87,17 +87,21 @@ def _spiral(rng, n, noise):
 _GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral}
 
 
-def playground_split(name, noise=0.0, seed=0, points=PLAYGROUND_POINTS, dtype=np.float32):
-    """``(X, y), (X_test, y_test)``: ``2 points`` of :func:`playground`, the first half to train on.
+def playground_split(name, noise=0.0, seed=0, points=PLAYGROUND_POINTS, dtype=np.float32, train_share=0.5):
+    """``(X, y), (X_test, y_test)``: ``2 points`` of :func:`playground`, the first ``train_share`` of them
+    (half by default) to train on, the rest to test on.
 
-    X ``(points, 2)`` in ``dtype``; y ``(points,)`` int64 class indices 0 or 1 (for bce take
+    X ``(n, 2)`` in ``dtype``; y ``(n,)`` int64 class indices 0 or 1 (for bce take
     ``y[:, None]`` as a float column). Every application splits a playground set this way.
+    ``train_share`` in (0, 1): the playground's train/test ratio; each side keeps at least one point.
     """
     dtype = check_dtype("dtype", dtype)
     points = check_int("points", points, 1)
+    share = check_real("train_share", train_share, low=0.0, high=1.0, low_open=True, high_open=True)
     X, y = playground(name, n=2 * points, noise=noise, seed=seed)
     X, y = X.astype(dtype), y[:, 0].astype(np.int64)
-    return (X[:points], y[:points]), (X[points:], y[points:])
+    k = min(max(round(share * 2 * points), 1), 2 * points - 1)
+    return (X[:k], y[:k]), (X[k:], y[k:])
 
 
 def digits(dtype=np.float32):

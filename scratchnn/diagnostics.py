@@ -54,3 +54,31 @@ def saturation(net, X):
         stuck += int(dead.sum())
         total += h.shape[1]
     return word, (stuck / total if total else 0.0)
+
+
+VANISHED = 1e-12  # ‖δ^1‖ below this fraction of its first value: the error no longer reaches layer 1
+
+
+def stuck(word, fraction, delta_first=None, delta_last=None, output=None):
+    """One line for a learner when the net has stopped learning, else None.
+
+    ``word`` and ``fraction``: :func:`saturation`'s answer; ``delta_first`` and ``delta_last``:
+    ‖δ^1‖ (:func:`delta_norms`' first entry) before the first and after the last epoch.
+    The net is stuck when more than half of its hidden units are (``fraction > 0.5``), or when
+    ‖δ^1‖ ≤ 1e-12 ‖δ^1‖_first (no error reaches layer 1, so no θ^j learns). ``output``: the
+    output layer's activation g_L, named in the advice when it is the stuck kind too (the
+    workshop's mse nets use g in every layer).
+    """
+    vanished = delta_first is not None and delta_last is not None and delta_last <= VANISHED * delta_first
+    if fraction <= 0.5 and not vanished:
+        return None
+    if fraction > 0.5:
+        why = f"{fraction:.0%} of its hidden units are {word} over the training data"
+    else:
+        why = (f"‖δ^1‖ fell from {delta_first:.1e} to {delta_last:.1e}" if delta_first > 0 else
+               "‖δ^1‖ is 0 from the first epoch") + ", so no layer learns"
+    other = "leaky_relu or tanh" if word == "dead" else "relu or leaky_relu"
+    fix = f"a smaller learning rate, or another activation ({other})"
+    if output in ("relu", "tanh", "sigmoid"):
+        fix += f"; the output unit is {output} too, so its g' can vanish as well: an activation that keeps g' > 0"
+    return f"the net is {word}: {why}; try {fix}"

@@ -163,8 +163,9 @@ def test_peer_names_parse_lists_and_all():
 
 
 @pytest.mark.usefixtures("bench")  # for the thread counts it restores
-def test_play_latency_runs_and_writes_its_table(tmp_path, capsys):
+def test_play_latency_runs_and_writes_its_table(tmp_path, capsys, monkeypatch):
     """``--play``: the playground's retrain and redraw of the three workshop nets (never a speed)."""
+    monkeypatch.setenv("BENCH_PLAY_BROWSER", "0")  # the browser's measurement is test_play's
     run.main(["--play", "--reps", "1", "--out", str(tmp_path)])
     stdout = capsys.readouterr().out
     assert "play latency" in stdout and "retrain ms" in stdout

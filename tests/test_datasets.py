@@ -68,3 +68,14 @@ def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=re.escape("pip install -e '.[datasets]'")):
         sn.datasets.digits()
+
+
+def test_playground_split_takes_the_train_share_of_the_same_points():
+    (X, y), (Xt, yt) = datasets.playground_split("xor", seed=3, points=50)
+    (X2, y2), (Xt2, yt2) = datasets.playground_split("xor", seed=3, points=50, train_share=0.8)
+    assert (len(X), len(Xt), len(X2), len(Xt2)) == (50, 50, 80, 20)
+    np.testing.assert_array_equal(np.concatenate([X, Xt]), np.concatenate([X2, Xt2]))  # one draw, cut elsewhere
+    np.testing.assert_array_equal(np.concatenate([y, yt]), np.concatenate([y2, yt2]))
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="train_share"):
+            datasets.playground_split("xor", train_share=bad)

@@ -11,7 +11,7 @@
     scratchnn grade SUBMISSIONS... --out DIR [--jobs N] [--timeout S] [--only NAME]
                                             a class: each .py file or .ipynb notebook checked in its own
                                             process; DIR/grades.csv and DIR/report.html; resumable
-    scratchnn play [--port 5006] [--no-browser]   the playground: retrain and redraw at every change (needs [play])
+    scratchnn play [--port 5006] [--no-browser] [--address A] [--allow-websocket-origin HOST]   the playground: retrain and redraw at every change (needs [play])
 
 Long fits show a progress bar; Ctrl-C stops them and writes what was trained
 (exit status 130); a diverging fit ends with a one-line message (status 1);
@@ -274,6 +274,12 @@ def build_parser():
                                    f"Needs Panel: {play.INSTALL}.")
     p.add_argument("--port", type=_port, default=5006, help="port on 127.0.0.1, 1-65535 (default 5006)")
     p.add_argument("--no-browser", action="store_true", help="serve only; do not open a browser tab")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="the interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every "
+                        "interface, for a room: anyone who reaches the port can open a page and train on this machine)")
+    p.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
+                   help="a host whose pages may connect, beside localhost (repeatable; with --address 0.0.0.0 "
+                        "give the name or address the room types, e.g. 192.168.1.20)")
     p.set_defaults(run=cmd_play, parser=p)
     return parser
 
@@ -577,7 +583,8 @@ def cmd_play(parser, args):
         print(f"scratchnn play: {exc}", file=sys.stderr)
         return 2
     try:
-        play.serve(port=args.port, open_browser=not args.no_browser)
+        play.serve(port=args.port, open_browser=not args.no_browser, address=args.address,
+                   origins=args.allow_websocket_origin)
     except KeyboardInterrupt:
         pass
     return 0

@@ -14,7 +14,8 @@ so a run in chunks is bit for bit the run in one piece). A chunk lasts about
 :data:`CHUNK_SECONDS` (the delay of a Stop and of a streamed figure), the first one
 :data:`FIRST_CHUNK` epochs (it also measures the time per epoch). With ``twin=True`` the torch
 twin (:class:`TorchTwin`) trains the same chunks from the same θ^j and optimizer state right
-after scratchnn's. A Ctrl-C inside a chunk rolls the chunk back (scratchnn's and the twin's
+after scratchnn's (``twin="after"``: over the same chunks once scratchnn's run has ended,
+:meth:`Run.train_twin`, so an application can show scratchnn's result first). A Ctrl-C inside a chunk rolls the chunk back (scratchnn's and the twin's
 parameters and optimizer state), so the parameters always match the recorded history.
 
 Status words: ``"running"``, ``"done"``, ``"stopped"`` (``stop()`` said so), ``"interrupted"``
@@ -28,7 +29,7 @@ import time
 import numpy as np
 
 from .. import fast
-from ..diagnostics import saturation
+from ..diagnostics import saturation, stuck
 from ..epochs import DivergenceError, History
 from ..losses import get as get_criterion
 from ..mlp import MLP
@@ -305,17 +306,21 @@ def snapshot_scratch(net, optimizer, scheduler=None):
 class Run:
     """One training run of ``net`` on (X, Y) as ``settings`` say, as far as it went.
 
-    ``net`` is trained in place; ``optimizer`` and ``scheduler`` are built from the settings (or given).
+    ``net`` is trained in place; ``optimizer`` and ``scheduler`` are built from the settings (or given);
+    ``validation`` ``(X_val, Y_val)`` is handed to :func:`scratchnn.fit` (``history.val_loss``).
     ``chunks`` (one History per trained chunk), ``history`` (them joined: one loss per trained epoch), ``twin`` (the :class:`TorchTwin`,
     or None) and ``torch_history``; ``snapshots`` [(epoch, value)]; ``status``, ``message``,
     ``diverged_at``; ``seconds`` (wall time so far, twin and snapshots included).
     """
 
-    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None):
+    def __init__(self, net, X, Y, settings=Settings(), twin=False, optimizer=None, label=None, scheduler=None,
+                 validation=None):
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
+        self.validation = validation  # (X_val, Y_val): fit's validation loss per epoch, in history.val_loss
         self.optimizer = optimizer if optimizer is not None else make_optimizer(settings, net.params)
         self.scheduler = scheduler if scheduler is not None else make_scheduler(settings, self.optimizer)
         self.twin = TorchTwin(net, self.optimizer, self.scheduler) if twin else None  # before training: the same θ^j
+        self.twin_after = twin == "after"  # the twin trains in train_twin, once scratchnn's run has ended
         self.label = label or units_label(net.units)
         self.chunks = []
         self.snapshots = []
@@ -357,8 +362,12 @@ class Run:
             return f"done: {self.epochs} epochs"
         return ""
 
-    def warnings(self):
-        """What a learner should be told about a finished run: a loss that rose, a saturated or dead net."""
+    def warnings(self, delta1=None):
+        """What a learner should be told about a finished run: a loss that rose, a saturated or dead net.
+
+        ``delta1``: ‖δ^1‖ before the first and after the last epoch, when the caller measured it
+        (:func:`scratchnn.diagnostics.stuck` then also calls a net whose error vanished stuck).
+        """
         out = []
         loss = self.loss
         if self.status != "diverged" and self.rose:
@@ -368,11 +377,10 @@ class Run:
                        f"{loss[-1] / loss[0]:.1f}x): {verdict}")
         if self.status != "diverged" and self.net.L > 1:
             word, fraction = saturation(self.net, self.X)
-            if fraction > 0.5:
-                fix = ("another activation (leaky_relu, tanh) or a smaller learning rate" if word == "dead"
-                       else "a smaller learning rate, or another activation")
-                out.append(f"the net is {word}: {fraction:.0%} of its hidden units are {word} over the training "
-                           f"data; try {fix}")
+            output = self.net.activations[-1] if self.net.criterion == "mse" else None
+            line = stuck(word, fraction, *(delta1 or (None, None)), output=output)
+            if line is not None:
+                out.append(line)
         return out
 
     @property
@@ -410,8 +418,8 @@ class Run:
             restore_twin = None if self.twin is None else self.twin.snapshot()
             try:
                 h = fit(self.net, self.X, self.Y, self.optimizer, k, s.batch_size, s.seed, engine=s.engine,
-                        start_epoch=self.epochs, l2=s.l2, scheduler=self.scheduler)
-                if self.twin is not None:
+                        start_epoch=self.epochs, l2=s.l2, scheduler=self.scheduler, validation=self.validation)
+                if self.twin is not None and not self.twin_after:
                     self.twin.train(self.X, self.Y, k, self.epochs, s)
             except KeyboardInterrupt:
                 restore()
@@ -434,6 +442,21 @@ class Run:
         if self.status == "running":
             self.status = "done"
         self.seconds = time.perf_counter() - start
+        return self
+
+
+    def train_twin(self, progress=None, stop=None):
+        """With ``twin="after"``: train the torch twin over the chunks scratchnn trained, one after the other;
+        returns ``self``. ``progress(run)`` after every chunk, ``stop()`` before each (True leaves the rest)."""
+        done = len(self.twin.histories)
+        start = sum(h.epochs for h in self.chunks[:done])
+        for h in self.chunks[done:]:
+            if stop is not None and stop():
+                break
+            self.twin.train(self.X, self.Y, h.epochs, start, self.settings)
+            start += h.epochs
+            if progress is not None:
+                progress(self)
         return self
 
 

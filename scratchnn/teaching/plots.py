@@ -117,19 +117,21 @@ def _window_max(a, window):
     return np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=1)
 
 
-def gap_figure(gaps, window=10, floor=1e-9):
+def gap_figure(gaps, window=10, floor=1e-9, dtype=np.float32):
     """Relative loss gap |L_scratch - L_torch| / L_torch per epoch, one panel per model, log scale.
 
     ``gaps`` maps a model label to ``{mode: gap per epoch}``. Each curve is the
     largest gap over the last ``window`` epochs (the raw gap flickers between
-    0 and one rounding unit); exact agreement is drawn at ``floor``.
+    0 and one rounding unit); exact agreement is drawn at ``floor``. The dotted line is
+    the machine epsilon of ``dtype``, the runs' (one rounding unit at 1).
     """
+    dtype = np.dtype(dtype)
     fig = Figure(figsize=(4 * len(gaps), 4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(gaps), sharey=True))
     for ax, (label, modes) in zip(axes, gaps.items()):
         for mode, gap in modes.items():
             ax.plot(np.arange(len(gap)), np.maximum(_window_max(gap, window), floor), lw=1.2, label=mode)
-        ax.axhline(np.finfo(np.float32).eps, color="grey", ls=":", lw=1, label="float32 epsilon")
+        ax.axhline(np.finfo(dtype).eps, color="grey", ls=":", lw=1, label=f"{dtype.name} epsilon")
         ax.set_yscale("log")
         ax.set(xlabel="epoch", title=f"model {label}")
         ax.grid(alpha=0.3, which="both")
@@ -160,6 +162,20 @@ def sweep_figure(curves, rows, cols):
     return fig
 
 
+def plane(lo, hi, resolution, dtype=np.float32):
+    """``(G0, G1, grid)``: a resolution × resolution grid over [lo_0, hi_0] × [lo_1, hi_1] of the input plane,
+    as two ``(resolution, resolution)`` coordinate arrays and the ``(resolution², 2)`` points (row-major, x_1 fastest)."""
+    G0, G1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    return G0, G1, np.stack([G0.ravel(), G1.ravel()], axis=1).astype(dtype)  # (resolution^2, 2)
+
+
+def class_one_probability(net, out):
+    """P(class 1) ``(n,)`` from a two-class net's output ``out`` (n, u^L): a^L (bce) or softmax(z^L)_1."""
+    from ..losses import softmax
+
+    return out[:, 0] if net.criterion == "bce" else softmax(out)[:, 1]
+
+
 def decision_boundary(ax, net, X, y, title="", resolution=150, margin=0.5):
     """What a classifier predicts over the plane of X's two features, with the points coloured by class.
 
@@ -170,16 +186,12 @@ def decision_boundary(ax, net, X, y, title="", resolution=150, margin=0.5):
     if net.criterion not in ("bce", "cross_entropy") or net.units[0] != 2:
         raise ValueError(f"net: expected a classifier of two features, got {net!r}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    G0, G1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    grid = np.stack([G0.ravel(), G1.ravel()], axis=1).astype(net.dtype)  # (resolution^2, 2)
+    G0, G1, grid = plane(lo, hi, resolution, net.dtype)
     out = net.forward(grid)  # (resolution^2, u^L)
     labels = np.asarray(y).reshape(len(X), -1)[:, 0].astype(np.int64)  # (n,)
     u_L = net.units[-1]
     if u_L <= 2:
-        from ..losses import softmax
-
-        p = out[:, 0] if net.criterion == "bce" else softmax(out)[:, 1]  # P(class 1)
-        P = p.reshape(G0.shape)
+        P = class_one_probability(net, out).reshape(G0.shape)
         ax.contourf(G0, G1, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45, vmin=0, vmax=1)
         ax.contour(G0, G1, P, levels=[0.5], colors="black", linewidths=1.2)
         ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="RdBu_r", vmin=0, vmax=1, s=10, edgecolors="white", linewidths=0.4)

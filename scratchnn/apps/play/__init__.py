@@ -1,6 +1,7 @@
 """``scratchnn play``: the workshop's MLP retrained and redrawn at every change of a widget, torch beside it.
 
     scratchnn play [--port 5006] [--no-browser]       serve the page on localhost
+    scratchnn play --address 0.0.0.0 --allow-websocket-origin HOST:5006    serve a room (every page its own run)
 
 In Jupyter: ``scratchnn.apps.play.app()`` returns the page (a Panel object), ``scratchnn.apps.play.show()``
 displays it. Needs Panel: ``pip install -e '.[play]'``.
@@ -48,23 +49,30 @@ def warm_up():
     session.Session().run(session.Settings(epochs=10))
 
 
-def serve(port=5006, open_browser=True, address="127.0.0.1"):
+def serve(port=5006, open_browser=True, address="127.0.0.1", origins=()):
     """Serve the playground at ``http://localhost:port`` until Ctrl-C; each browser tab gets its own page.
 
+    ``address``: the interface to listen on ("0.0.0.0": every interface, a room's machines can connect);
+    ``origins``: the hosts (``HOST`` or ``HOST:PORT``) whose pages may open the page's websocket, beside
+    localhost. Every page is a session of its own (its own widgets, run and worker thread); the server
+    trains at most :data:`~.page.RUNS_AT_ONCE` runs at once and queues the rest.
     Every script and style comes from the local Bokeh and Panel packages: the page works offline.
     """
     pn = require_panel()
-    from .page import Playground
+    from .page import RUNS_AT_ONCE, Playground
 
     print(f"scratchnn play: {COMPILE_NOTE}", flush=True)
     warm_up()
 
     def page():
-        playground = Playground()
+        playground = Playground(start=False)
+        pn.state.onload(playground.start)  # once the page is loaded in the browser
         pn.state.on_session_destroyed(lambda context: playground.close())
         return playground.layout
 
-    origins = [f"localhost:{port}", f"127.0.0.1:{port}"]
-    print(f"scratchnn play: serving on http://localhost:{port} (Ctrl-C to stop)", flush=True)
-    pn.serve(page, port=port, address=address, websocket_origin=origins, show=open_browser,
+    allowed = [f"localhost:{port}", f"127.0.0.1:{port}"] + [o if ":" in o else f"{o}:{port}" for o in origins]
+    print(f"scratchnn play: serving on http://{'localhost' if address == '127.0.0.1' else address}:{port} "
+          f"(pages from {', '.join(allowed)}; at most {RUNS_AT_ONCE} runs at once, the rest queued; Ctrl-C to stop)",
+          flush=True)
+    pn.serve(page, port=port, address=address, websocket_origin=allowed, show=open_browser,
              title="scratchnn play", verbose=False)

@@ -19,7 +19,10 @@ import urllib.request
 
 # Chromium as root needs --no-sandbox; the others keep it from reaching for the network (and stalling without one)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 # several pages at once (the class test): none of them is a throttled background tab
+                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows"]
 START_SECONDS = 120  # the server's start, a cold numba cache compiling the engine included
 
 
@@ -79,6 +82,15 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
 
 
+def status_text(page):
+    """The text of the page's status hook (``.sn-status``, rendered by Panel inside a shadow root)."""
+    text = page.locator(".sn-status").evaluate(  # the text, without the shadow root's style sheets
+        "e => Array.from((e.shadowRoot || e).childNodes).filter(n => n.nodeName !== 'STYLE')"
+        ".map(n => n.textContent).join('')")
+    found = re.search(r"(ready:|training).*", text)
+    return found.group(0).strip() if found else ""
+
+
 def main(path="docs/figures/playground.png"):
     """The README's screenshot: the workshop's 1-5-5-1 net, torch beside it."""
     from playwright.sync_api import expect, sync_playwright
@@ -88,11 +100,10 @@ def main(path="docs/figures/playground.png"):
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(url)
-        status = page.locator(".play-status p")
-        status.get_by_text("final loss").wait_for()
+        status = page.locator(".sn-status")
+        expect(status).to_contain_text(re.compile("^ready:"), timeout=60_000)
         page.locator(".play-compare-torch input").check()
-        expect(status).to_contain_text(re.compile(r"1000 epochs .*\(torch "), timeout=60_000)  # the finished run
-        page.wait_for_timeout(1000)  # the last figures reach the page
+        expect(status).to_contain_text(re.compile(r"^ready: .*1000 epochs.*\(torch "), timeout=60_000)  # all drawn
         page.screenshot(path=path, full_page=True)
         browser.close()
     print(f"wrote {path}")

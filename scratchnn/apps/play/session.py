@@ -9,6 +9,7 @@ and a Stop or a newer change can end it between two chunks), with ‖δ^j‖
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -19,12 +20,22 @@ from ...diagnostics import delta_norms
 from .. import run as runs
 
 DATA_SETS = ("workshop",) + datasets.PLAYGROUND
-OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "momentum": "SGD, momentum 0.9"}
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "momentum": "SGD, momentum 0.9", "adamw": "AdamW",
+              "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 MOMENTUM = 0.9
+NORMS = ("none", "batch", "layer")
+SCHEDULES = {"none": "fixed lr", "step": "step: x0.5 every quarter of the epochs", "exp": "exp: x0.999 an epoch",
+             "cosine": "cosine over the epochs"}
+STEP_GAMMA, EXP_GAMMA = 0.5, 0.999  # the step and exp schedules' factors (the playground offers one of each)
+L2_VALUES = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)  # λ, as TensorFlow Playground's
+TRAIN_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # of a playground set's points trained on
 LEARNING_RATES = tuple(float(f"{m}e{e}") for e in range(-4, 1) for m in (1, 1.5, 3, 5)) + (10.0,)  # log-spaced
 EPOCHS = (10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
 BATCH_SIZES = (None, 1000, 256, 64, 16)  # None: the full batch, as the workshop
 DELTA_SAMPLES = 25  # ‖δ^j‖ is taken at least this often per run (once per chunk)
+SEED_MAX = 2**64 - 1  # torch's manual_seed takes seeds below 2^64
+PARTED = 1e3  # a free-running scratch-torch gap above this many ε of the dtype: the two engines have parted
+TUTORIAL_5 = "two correct engines part ways: tutorial 5 (05_two_engines.ipynb) shows why"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +44,10 @@ class Settings:
 
     ``hidden`` is text, as typed: the hidden widths u^1, ..., u^{L-1}, comma-separated ("" for none).
     ``criterion`` is the classifier's ("bce": one sigmoid output, "cross_entropy": two logits);
-    the workshop's function is always fitted with "mse".
+    the workshop's function is always fitted with "mse". ``train_share``: of a playground set's points,
+    the share trained on (the rest are the test points, whose loss is drawn beside the training loss);
+    ``l2`` is λ (:func:`scratchnn.fit`); ``norm`` ("none", "batch", "layer") and ``dropout`` (p) go to
+    every hidden layer; ``schedule``: a key of SCHEDULES.
     """
 
     data: str = "workshop"
@@ -45,10 +59,15 @@ class Settings:
     lr: float = runs.Settings.lr
     epochs: int = runs.Settings.epochs
     batch_size: int | None = None
-    seed: int = runs.Settings.seed
+    seed: int | str = runs.Settings.seed  # as typed: seed_number reads it
     dtype: str = "float32"
     engine: str = "numba"
     compare_torch: bool = False
+    train_share: float = 0.5
+    l2: float = 0.0
+    norm: str = "none"
+    dropout: float = 0.0
+    schedule: str = "none"
 
 
 def hidden_widths(text):
@@ -70,6 +89,19 @@ def hidden_widths(text):
     return widths
 
 
+def seed_number(seed):
+    """The seed typed in the page (text or int) as an int in [0, 2^64); a ValueError says what is wrong.
+
+    Only the digits 0-9: "1e9", "3.7" and "-1" are refused, never read as another number.
+    """
+    text = str(seed).strip()
+    if isinstance(seed, bool) or not re.fullmatch(r"[0-9]+", text):
+        raise ValueError(f"seed: expected a whole number >= 0, like 10; got {text!r}")
+    if int(text) > SEED_MAX:
+        raise ValueError(f"seed: at most 2^64 - 1 = {SEED_MAX} (torch's limit), got a number of {len(text)} digits")
+    return int(text)
+
+
 def check(settings):
     """The net's units ``[u^0, ..., u^L]`` for ``settings``; a ValueError names the setting that is wrong."""
     s = settings
@@ -79,10 +111,19 @@ def check(settings):
         raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {s.activation!r}")
     if s.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {s.optimizer!r}")
+    if s.norm not in NORMS:
+        raise ValueError(f"norm: expected one of {', '.join(NORMS)}, got {s.norm!r}")
+    if s.schedule not in SCHEDULES:
+        raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {s.schedule!r}")
+    if not 0 <= s.dropout < 1:
+        raise ValueError(f"dropout: expected a probability in [0, 1), got {s.dropout!r}")
+    if not 0 < s.train_share < 1:
+        raise ValueError(f"train share: expected a number in (0, 1), got {s.train_share!r}")
+    if not (np.isfinite(s.l2) and s.l2 >= 0):
+        raise ValueError(f"L2 λ: expected a number >= 0, got {s.l2!r}")
     if s.criterion not in ("bce", "cross_entropy"):
         raise ValueError(f"classifier: expected bce or cross_entropy, got {s.criterion!r}")
-    if not (isinstance(s.seed, (int, np.integer)) and s.seed >= 0):
-        raise ValueError(f"seed: expected a whole number >= 0, got {s.seed!r}")
+    seed_number(s.seed)
     if not (isinstance(s.lr, (int, float)) and np.isfinite(s.lr) and s.lr > 0):
         raise ValueError(f"learning rate: expected a number > 0, got {s.lr!r}")
     if s.compare_torch and runs.load_torchref() is None:
@@ -110,9 +151,22 @@ class PlayRun:
 
     status = property(lambda self: self.run.status)
 
+    @property
+    def seed(self):
+        return seed_number(self.settings.seed)
+
     def warnings(self):
-        """The run's warnings for the learner (:meth:`~scratchnn.apps.run.Run.warnings`)."""
-        return self.run.warnings()
+        """The run's warnings for the learner (:meth:`~scratchnn.apps.run.Run.warnings`), ‖δ^1‖'s fall included."""
+        delta = self.delta
+        return self.run.warnings(delta1=(delta[0][0], delta[-1][0]) if len(delta) > 1 else None)
+
+    def parted(self):
+        """The first epoch at which the free-running scratch-torch loss gap exceeds PARTED ε, else None."""
+        torch_loss = self.torch_loss
+        if torch_loss is None or not len(torch_loss):
+            return None
+        above = np.flatnonzero(runs.relative_gap(self.loss, torch_loss) > PARTED * np.finfo(self.net.dtype).eps)
+        return int(above[0]) if len(above) else None
 
     @property
     def message(self):
@@ -121,6 +175,7 @@ class PlayRun:
         plain = self.run.status == "done" and (twin is None or twin.diverged_at is None)
         return "" if plain else self.run.message
     loss = property(lambda self: self.run.loss)
+    val_loss = property(lambda self: self.run.history.val_loss)  # the test points' loss per epoch, or None
     epochs = property(lambda self: self.run.epochs)
     seconds = property(lambda self: self.run.seconds)
     delta_epochs = property(lambda self: [epoch for epoch, _ in self.run.snapshots])
@@ -130,6 +185,13 @@ class PlayRun:
     def train_seconds(self):
         """scratchnn's own training time (compile and cache load excluded)."""
         return self.run.history.seconds
+
+    @property
+    def torch_running(self):
+        """True while the torch twin has epochs left to train (it trains after scratchnn)."""
+        twin = self.run.twin
+        return (twin is not None and twin.diverged_at is None and self.run.status != "diverged"
+                and sum(h.epochs for h in twin.histories) < self.run.epochs)
 
     @property
     def torch_loss(self):
@@ -147,36 +209,91 @@ class Session:
     def __init__(self):
         self._data = {}
 
-    def data(self, settings, dtype):
-        """``(X, Y, X_show, y_show)`` for ``settings.data`` (see :class:`PlayRun`)."""
+    def data(self, settings, dtype, seed):
+        """``(X, Y, X_show, y_show)`` for ``settings.data`` drawn with ``seed`` (see :class:`PlayRun`)."""
         s = settings
-        key = (s.data, s.noise, s.seed, s.criterion, dtype) if s.data != "workshop" else ("workshop", dtype)
+        key = (s.data, s.noise, seed, s.criterion, dtype, s.train_share) if s.data != "workshop" else ("workshop", dtype)
         if key not in self._data:
             if s.data == "workshop":
                 X, Y = workshop_data(dtype)
                 self._data[key] = (X, Y, workshop_test_points(X), None)
             else:
-                (X, y), (X_test, y_test) = datasets.playground_split(s.data, noise=s.noise, seed=s.seed, dtype=dtype)
+                (X, y), (X_test, y_test) = datasets.playground_split(s.data, noise=s.noise, seed=seed, dtype=dtype,
+                                                                          train_share=s.train_share)
                 Y = y if s.criterion == "cross_entropy" else y[:, None].astype(dtype)
                 self._data[key] = (X, Y, X_test, y_test)
         return self._data[key]
 
-    def run(self, settings, stop=lambda: False, progress=None):
+    def run(self, settings, stop=lambda: False, progress=None, trained=None):
         """Train ``settings``'s net; returns the :class:`PlayRun`.
 
         Between two chunks ``stop()`` is asked (True ends the run: status "stopped") and
-        ``progress(run)`` is told how far it went. A ValueError means bad settings (:func:`check`).
+        ``progress(run)`` is told how far it went. With ``compare_torch`` the torch twin trains
+        the same chunks once scratchnn's run has ended (``trained(run)`` is called in between,
+        so that scratchnn's result can be shown first). A ValueError means bad settings (:func:`check`).
         """
         units = check(settings)
         s = settings
         dtype = np.dtype(s.dtype)
-        X, Y, X_show, y_show = self.data(s, dtype)
+        seed = seed_number(s.seed)
+        X, Y, X_show, y_show = self.data(s, dtype, seed)
         criterion = "mse" if s.data == "workshop" else s.criterion
-        net = runs.build_net(units, s.activation, criterion, dtype, generator=s.seed)
-        optimizer = "adam" if s.optimizer == "adam" else "sgd"
-        loop = runs.Settings(optimizer, s.lr, MOMENTUM if s.optimizer == "momentum" else 0.0, s.epochs,
-                             s.batch_size, s.seed, s.engine)
-        play_run = PlayRun(s, runs.Run(net, X, Y, loop, twin=s.compare_torch), X_show, y_show)
-        play_run.run.train(progress=None if progress is None else lambda run: progress(play_run), stop=stop,
-                           snapshot=lambda run: delta_norms(run.net, run.X, run.Y), samples=DELTA_SAMPLES)
+        net = runs.build_net(units, s.activation, criterion, dtype, generator=seed,
+                             norm=None if s.norm == "none" else s.norm, dropout=s.dropout)
+        run = runs.Run(net, X, Y, loop_settings(s, seed), twin="after" if s.compare_torch else False,
+                       validation=None if y_show is None else (X_show, self.targets(y_show, criterion, dtype)))
+        play_run = PlayRun(s, run, X_show, y_show)
+        self._train(play_run, stop, progress, trained)
         return play_run
+
+    @staticmethod
+    def targets(y, criterion, dtype):
+        """Class indices ``y`` as ``criterion`` takes them (bce: a float column)."""
+        return y if criterion == "cross_entropy" else y[:, None].astype(dtype)
+
+    def extend(self, play_run, epochs, stop=lambda: False, progress=None, trained=None):
+        """Train ``play_run`` ``epochs`` epochs further (the page's ▶ play and one-epoch step); returns it.
+
+        A run ended by ``stop()`` (⏸ pause) is a run of the epochs it trained: its settings say so.
+        """
+        run = play_run.run
+        target = run.epochs + epochs
+        run.settings = dataclasses.replace(run.settings, epochs=target)
+        play_run.settings = dataclasses.replace(play_run.settings, epochs=target)
+        self._train(play_run, stop, progress, trained)
+        if run.status == "stopped":
+            run.settings = dataclasses.replace(run.settings, epochs=run.epochs)
+            play_run.settings = dataclasses.replace(play_run.settings, epochs=run.epochs)
+            run.status = "done"
+        return play_run
+
+    @staticmethod
+    def _train(play_run, stop, progress, trained):
+        run = play_run.run
+        told = None if progress is None else (lambda _: progress(play_run))
+        run.train(progress=told, stop=stop, snapshot=_delta_norms, samples=DELTA_SAMPLES)
+        if trained is not None:
+            trained(play_run)
+        if run.twin is not None and run.status != "diverged":
+            run.train_twin(progress=told, stop=stop)
+
+
+def _delta_norms(run):
+    """‖δ^j‖ of ``run``'s net on its data, the net's generator left where it was: a forward pass with dropout
+    draws masks, and the next epoch's must be the ones a fit without these snapshots draws."""
+    generator = run.net.generator.get_state()
+    try:
+        return delta_norms(run.net, run.X, run.Y)
+    finally:
+        run.net.generator.set_state(*generator)
+
+
+def loop_settings(settings, seed):
+    """The applications' :class:`~scratchnn.apps.run.Settings` for the page's ``settings``."""
+    s = settings
+    optimizer = "sgd" if s.optimizer == "momentum" else s.optimizer
+    schedule = {"none": {}, "step": dict(schedule="step", step_size=max(1, s.epochs // 4), gamma=STEP_GAMMA),
+                "exp": dict(schedule="exp", gamma=EXP_GAMMA),
+                "cosine": dict(schedule="cosine", t_max=max(1, s.epochs))}[s.schedule]
+    return runs.Settings(optimizer, s.lr, MOMENTUM if s.optimizer == "momentum" else 0.0, s.epochs, s.batch_size,
+                         seed, s.engine, l2=s.l2, **schedule)

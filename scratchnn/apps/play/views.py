@@ -1,4 +1,6 @@
-"""What the playground shows of a :class:`~.session.Run`: the figures of :mod:`scratchnn.teaching.plots` and a few lines of text.
+"""What the playground says of a :class:`~.session.PlayRun`: its status line and a few lines of text, and
+its figures as :mod:`scratchnn.teaching.plots` draws them (matplotlib: the notebooks' and the bench's; the
+page draws the same quantities natively, :mod:`.live`).
 
 No widgets here, and no mathematics: every figure is one of ``plots``' functions, every number
 comes from the run (the engine computed it).
@@ -46,7 +48,7 @@ def figures(run):
         "delta": plots.delta_norm_figure(run.delta_epochs, run.delta, title="the error δ^j of each layer"),
     }
     if torch_loss is not None and len(torch_loss):
-        result["gap"] = plots.gap_figure({name: {"free-running": relative_gap(run.loss, torch_loss)}})
+        result["gap"] = plots.gap_figure({name: {"free-running": relative_gap(run.loss, torch_loss)}}, dtype=net.dtype)
     for view, fig in result.items():
         if view in SIZES and (view != "data" or s.data == "workshop"):
             fig.set_size_inches(*SIZES[view])
@@ -58,6 +60,54 @@ def png(fig, dpi=DPI):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def describe(settings):
+    """``"tanh, adam, lr 0.015, seed 10"``: the settings a status line names (the lr as the slider shows it),
+    then those off their defaults: the schedule, L2 λ, the norm, dropout p, a playground set's train share."""
+    s = settings
+    optimizer = "sgd+momentum" if s.optimizer == "momentum" else s.optimizer
+    text = f"{s.activation}, {optimizer}, lr {s.lr:g}, seed {s.seed}"
+    extras = [f"{s.schedule} schedule" if s.schedule != "none" else "", f"L2 λ {s.l2:g}" if s.l2 else "",
+              f"{s.norm} norm" if s.norm != "none" else "", f"dropout {s.dropout:g}" if s.dropout else "",
+              f"train {s.train_share:.0%}" if s.data != "workshop" and s.train_share != 0.5 else ""]
+    return ", ".join([text] + [e for e in extras if e])
+
+
+def ready(run):
+    """The page's status once ``run`` is drawn, e.g. ``"ready: 1-5-5-1 tanh, adam, lr 0.015, seed 10, 1000 epochs,
+    float32: loss 3.52e-04"`` (a stopped run: ``"340 of 1000 epochs"``; torch's last loss beside it;
+    for classification the train and test accuracy)."""
+    s = run.settings
+    epochs = f"{run.epochs} epochs" if run.epochs == s.epochs else f"{run.epochs} of {s.epochs} epochs"
+    text = f"ready: {units_label(run.net.units)} {describe(s)}, {epochs}, {s.dtype}: "
+    if not run.epochs:
+        return text + "no epoch trained"
+    text += f"loss {run.loss[-1]:.2e}"
+    torch_loss = run.torch_loss
+    if torch_loss is not None and len(torch_loss):
+        text += f" (torch {torch_loss[-1]:.2e})"
+    if run.val_loss is not None and len(run.val_loss):
+        text += f", test loss {run.val_loss[-1]:.2e}"
+    if s.data != "workshop":
+        text += (f", train accuracy {accuracy(run.net, run.X, run.Y):.1%}, "
+                 f"test accuracy {accuracy(run.net, run.X_show, run.y_show):.1%}")
+    return text
+
+
+def training(settings, run=None):
+    """The page's status while ``settings``' run trains (``run``: as far as it went), e.g.
+    ``"training 1-5-5-1 tanh, adam, lr 0.015, seed 10: epoch 400 of 1000, loss 1.21e-03"``; with torch
+    on, once scratchnn is drawn: ``"training torch (scratchnn drawn: ...)"``."""
+    s = settings
+    if run is None:
+        return f"training {describe(s)}: {s.epochs:,} epochs ..."
+    name = f"{units_label(run.net.units)} {describe(s)}"
+    if run.torch_running and run.status != "running":
+        done = len(run.torch_loss)
+        return f"training torch: epoch {done:,} of {run.epochs:,} (scratchnn drawn: {name}, loss {run.loss[-1]:.2e})"
+    loss = f", loss {run.loss[-1]:.2e}" if run.epochs else ""
+    return f"training {name}: epoch {run.epochs:,} of {s.epochs:,}{loss}"
 
 
 def summary(run):
