@@ -168,3 +168,28 @@ def test_batch_norm_needs_two_points_in_every_batch():
         fast.loss_and_grad(net, X[:1], Y[:1])
     net.eval()
     fast.loss_and_grad(net, X[:1], Y[:1])  # eval mode: the running statistics, one point is fine
+
+
+@pytest.mark.parametrize("norm,p", [("batch", 0.1), ("layer", 0.2)])
+def test_blas_layers_are_the_numpy_engines(norm, p):
+    """Layers of (u^j + 1) u^{j+1} >= engine.BLAS_MIN entries multiply through BLAS (the bench's 1-32-32-1 is such a
+    net; the random nets above are not): 3-20-20-2 tanh, float64, one pass in each mode and 10 epochs of AdamW."""
+    from scratchnn.fast import engine
+
+    units = [3, 20, 20, 2]
+    assert [engine.uses_blas(units[j], units[j + 1]) for j in range(3)] == [False, True, False]
+    a = sn.MLP(units, ["tanh", "tanh", "identity"], np.float64, generator=5, norm=norm, dropout=p)
+    b = a.copy()
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((64, 3)), rng.standard_normal((64, 2))
+    for mode in ("train", "eval"):
+        getattr(a, mode)()
+        getattr(b, mode)()
+        la, Da = a.loss_and_grad(X, Y)
+        lb, Db = fast.loss_and_grad(b, X, Y)
+        assert rel_err(lb, la) <= TOL and max_err(Db, Da) <= TOL, mode
+    a.train()
+    b.train()
+    ha = sn.fit(a, X, Y, sn.SGD(a.params, lr=0.05), epochs=10)
+    hb = sn.fit(b, X, Y, sn.SGD(b.params, lr=0.05), epochs=10, engine="numba")
+    assert rel_err(hb.loss, ha.loss) <= TOL and max_err(b.params, a.params) <= TOL
