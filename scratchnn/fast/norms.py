@@ -257,7 +257,7 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
             mu[s] = running_mean[s]
             invstd[s] = T(1) / np.sqrt(running_var[s] + T(EPS))
     if norm.norm == BATCH and code == TANH and dropping:  # the bench's layer: one pass after the statistics
-        batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, H, A)
+        batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, H, A)
         return
     if norm.norm == BATCH:
         normalize_rows(Z, mu, invstd, gamma, beta, Zhat, Zt)
@@ -269,26 +269,25 @@ def hidden_forward(norm, training, dropping, code, Z, gamma, beta, mu, var, invs
 
 
 @njit(**JIT)
-def batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, Zhat, H, A):
+def batchnorm_tanh_dropout(Z, mu, invstd, gamma, beta, K, H, A):
     """ẑ = (z − μ_s) · 1/√(σ²_s + ε), z̃ = γ_s ẑ + β_s, H = tanh z̃ and A^j[1:] = H ⊙ K, element by element in one
     pass (batch norm, tanh and dropout: what :func:`hidden_forward` does in four passes for any g and norm).
-    z̃ is not kept: tanh's derivative is 1 − H², and the backward pass of this layer reads H, K and ẑ only."""
+    Neither ẑ nor z̃ is kept: tanh's derivative is 1 − H², and the backward pass computes ẑ again from Z, μ and
+    1/√(σ² + ε), the same two roundings."""
     for s in range(Z.shape[0]):
         m_s, r_s, g_s, b_s = mu[s], invstd[s], gamma[s], beta[s]
         for i in range(Z.shape[1]):
-            zh = (Z[s, i] - m_s) * r_s
-            h = vtanh(g_s * zh + b_s)
-            Zhat[s, i] = zh
+            h = vtanh(g_s * ((Z[s, i] - m_s) * r_s) + b_s)
             H[s, i] = h
             A[s + 1, i] = h * K[s, i]
 
 
 @njit(**JIT)
-def hidden_backward(norm, training, dropping, code, delta, Zt, H, K, Zhat, gamma, invstd, dgamma, dbeta, c):
+def hidden_backward(norm, training, dropping, code, delta, Z, mu, Zt, H, K, Zhat, gamma, invstd, dgamma, dbeta, c):
     """δ^j in place from ``delta`` = ∂𝓛/∂a^j[1:] (u^j, m): through dropout (⊙ K^j), g_j (⊙ g_j'(z̃^j)) and the norm
     (adding dγ^j, dβ^j); two fused passes for batch norm (training), tanh and dropout."""
     if norm.norm == BATCH and training and code == TANH and dropping:  # the bench's layer: two passes
-        batchnorm_tanh_dropout_backward(delta, K, H, Zhat, gamma, invstd, dgamma, dbeta)
+        batchnorm_tanh_dropout_backward(delta, K, H, Z, mu, gamma, invstd, dgamma, dbeta)
         return
     if dropping:
         for s in range(delta.shape[0]):
@@ -308,8 +307,9 @@ def hidden_backward(norm, training, dropping, code, delta, Zt, H, K, Zhat, gamma
 
 
 @njit(**REDUCE)
-def tanh_dropout_sums(delta, s, K, H, Zhat):
-    """δ̃_si = δ_si K_si (1 − H_si²) in place, returning Σ_i δ̃_si and Σ_i δ̃_si ẑ_si (dβ_s and dγ_s)."""
+def tanh_dropout_sums(delta, s, K, H, Z, m_s, r_s):
+    """δ̃_si = δ_si K_si (1 − H_si²) in place, returning Σ_i δ̃_si and Σ_i δ̃_si ẑ_si (dβ_s and dγ_s),
+    ẑ_si = (z_si − μ_s) · r_s as the forward pass computed it."""
     T = delta.dtype.type
     one = T(1)
     sum_d = sum_dz = T(0)
@@ -317,25 +317,25 @@ def tanh_dropout_sums(delta, s, K, H, Zhat):
         d = delta[s, i] * K[s, i] * (one - H[s, i] * H[s, i])
         delta[s, i] = d
         sum_d += d
-        sum_dz += d * Zhat[s, i]
+        sum_dz += d * ((Z[s, i] - m_s) * r_s)
     return sum_d, sum_dz
 
 
 @njit(**JIT)
-def batchnorm_tanh_dropout_backward(delta, K, H, Zhat, gamma, invstd, dgamma, dbeta):
+def batchnorm_tanh_dropout_backward(delta, K, H, Z, mu, gamma, invstd, dgamma, dbeta):
     """:func:`hidden_backward` for batch norm (training), tanh and dropout in two passes: δ̃ = δ ⊙ K ⊙ (1 − H²) with
     its sums dβ_s = Σ_i δ̃, dγ_s = Σ_i δ̃ ẑ, then δ = (γ_s δ̃ − mean(dẑ) − ẑ mean(dẑ ẑ)) · 1/√(σ²_s + ε), where
     dẑ = γ_s δ̃, so mean(dẑ) = γ_s dβ_s / m and mean(dẑ ẑ) = γ_s dγ_s / m."""
     T = delta.dtype.type
     m = T(delta.shape[1])
     for s in range(delta.shape[0]):
-        sum_d, sum_dz = tanh_dropout_sums(delta, s, K, H, Zhat)
+        m_s, g_s, r_s = mu[s], gamma[s], invstd[s]
+        sum_d, sum_dz = tanh_dropout_sums(delta, s, K, H, Z, m_s, r_s)
         dbeta[s] += sum_d
         dgamma[s] += sum_dz
-        g_s, r_s = gamma[s], invstd[s]
         c1, c2 = g_s * sum_d / m, g_s * sum_dz / m
         for i in range(delta.shape[1]):
-            delta[s, i] = (g_s * delta[s, i] - c1 - Zhat[s, i] * c2) * r_s
+            delta[s, i] = (g_s * delta[s, i] - c1 - ((Z[s, i] - m_s) * r_s) * c2) * r_s
 
 
 # ------------------------------------------------------------------------------- the batch
@@ -423,15 +423,20 @@ def batch_loss_grad(net, norm, XT, YT, order, nb, work, plan, D, backward, train
             break
         # ∂𝓛/∂a^j = θ^j[:, 1:]^T δ^{j+1}, skipping the bias row
         delta = view(work, plan.d_off[j] + m, units[j], m)
-        if blas[j]:
-            np.dot(th.T, delta_next, view(work, plan.d_off[j], units[j] + 1, m))  # row 0 (the bias) is discarded
+        if blas[j]:  # θ^j[:, 1:] copied (contiguous) first: no bias row to compute and discard
+            weights = view(work, plan.tmp_off, units[j + 1], units[j])
+            for s in range(units[j + 1]):
+                for k in range(units[j]):
+                    weights[s, k] = th[s, k + 1]
+            np.dot(weights.T, delta_next, delta)
         else:
             for k in range(units[j]):
                 theta_t_delta_row(th, delta_next, delta, k)
         u0, u1 = norm.unit_off[j], norm.unit_off[j + 1]
         normed = norm.norm != NONE
         hidden_backward(
-            norm, training, dropping, acts[j - 1], delta,
+            norm, training, dropping, acts[j - 1], delta, view(work, plan.z_off[j], units[j], m),
+            work[plan.mu_off[j] :],
             view(work, plan.zt_off[j] if normed else plan.z_off[j], units[j], m),
             view(work, plan.h_off[j] if dropping else plan.a_off[j] + m, units[j], m),
             view(work, plan.keep_off[j], units[j], m) if dropping else delta,
