@@ -146,19 +146,25 @@ def view(flat, off, rows, cols):
 # object, and numba counts references to it with atomic instructions, which for tiny nets cost
 # more than the arithmetic.
 @njit(**JIT)
+def affine_row(theta, A, Z, s):
+    """Row s of Z = theta A: z^{j+1}_{si} = theta_{s0} + sum_{k>=1} theta_{sk} a^j_{ki} (row 0 of A is the unit 1)."""
+    t0, t1 = theta[s, 0], theta[s, 1]  # the bias (times the unit 1) and the first input
+    for i in range(Z.shape[1]):
+        Z[s, i] = t0 + t1 * A[1, i]
+    for k in range(2, A.shape[0]):
+        t = theta[s, k]
+        for i in range(Z.shape[1]):
+            Z[s, i] += t * A[k, i]
+
+
+@njit(**JIT)
 def forward_small(theta, A, Z, code, H):
     """Z = theta A and H = g(Z), one unit's row at a time (it stays in L1 between the two).
 
-    z^{j+1}_{si} = theta_{s0} + sum_{k>=1} theta_{sk} a^j_{ki}; H is a^{j+1} without its bias row.
+    H is a^{j+1} without its bias row.
     """
     for s in range(Z.shape[0]):
-        t0, t1 = theta[s, 0], theta[s, 1]  # the bias (times the unit 1) and the first input
-        for i in range(Z.shape[1]):
-            Z[s, i] = t0 + t1 * A[1, i]
-        for k in range(2, A.shape[0]):
-            t = theta[s, k]
-            for i in range(Z.shape[1]):
-                Z[s, i] += t * A[k, i]
+        affine_row(theta, A, Z, s)
         g_rows(code, Z[s : s + 1], H[s : s + 1])
 
 

@@ -179,31 +179,20 @@ def draw_keep(key, pos, threshold, out):
     element (i, s) is out[i·u + s]. key: uint32 (624,), pos: int64 (1,), both advanced past the
     2·out.size words drawn; out: bool (n·u,), True: kept.
     """
-    K = keep_bound(threshold)
-    pairs = np.empty(N // 2 + 1, dtype=np.uint64)
-    words = pairs.view(np.uint32)  # words[2k], words[2k + 1]: pairs[k]'s low and high halves
-    carry = np.zeros(2, dtype=np.int64)
-    done = 0
-    while done < out.size:
-        m = _next_pairs(key, pos, words, carry, out.size - done)
-        dst = out[done:done + m]
-        for k in range(m):
-            dst[k] = pair_r53(pairs[k]) < K
-        done += m
+    draw_keep_scaled(key, pos, threshold, True, out)  # True where kept, False elsewhere
 
 
 @njit(**JIT)
 def draw_keep_scaled(key, pos, threshold, scale, out):
-    """out[i] = scale if x_i < t else 0: dropout's mask / (1 − p) in one pass, float32 or float64 (n·u,).
-
-    Draws as :func:`draw_keep`. ``scale`` is stored as out's dtype: pass the value wanted there
-    (``T(1) / T(1 - p)`` for :func:`scratchnn.norms.dropout_scale`'s, T the dtype).
+    """out[i] = scale if x_i < t else 0: dropout's mask / (1 − p) in one pass, float32 or float64 (n·u,), or
+    the mask itself for a bool ``out`` (:func:`draw_keep`). ``scale`` is stored as out's dtype: pass the value
+    wanted there (``T(1) / T(1 - p)`` for :func:`scratchnn.norms.dropout_scale`'s, T the dtype).
     """
     K = keep_bound(threshold)
     s = out.dtype.type(scale)
     zero = out.dtype.type(0)
     pairs = np.empty(N // 2 + 1, dtype=np.uint64)
-    words = pairs.view(np.uint32)
+    words = pairs.view(np.uint32)  # words[2k], words[2k + 1]: pairs[k]'s low and high halves
     carry = np.zeros(2, dtype=np.int64)
     done = 0
     while done < out.size:

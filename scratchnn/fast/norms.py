@@ -39,9 +39,9 @@ from numba import njit
 
 from ..norms import EPS, MOMENTUM
 from .elementwise import JIT, TANH, g_rows, times_g_prime, vtanh
-from .kernels import (BCE, CROSS_ENTROPY, MSE, REDUCE, PackedNet, PackedOptimizer, binary_cross_entropy, gather,
-                      grad_small, l2_term, optimizer_step, softmax_cross_entropy, squared_error, theta_t_delta_row,
-                      view)
+from .kernels import (BCE, CROSS_ENTROPY, MSE, REDUCE, PackedNet, PackedOptimizer, affine_row, binary_cross_entropy, dot,
+                      gather, grad_small, l2_term, optimizer_step, softmax_cross_entropy, squared_error,
+                      theta_t_delta_row, view)
 from .mt19937 import draw_keep_columns
 
 NONE, BATCH, LAYER = 0, 1, 2  # the norm's code: MLP(..., norm=None | "batch" | "layer")
@@ -76,15 +76,6 @@ def row_sum(R, s):
 
 
 @njit(**REDUCE)
-def row_dot(R, s, Q):
-    """Σ_i R_si Q_si."""
-    acc = R.dtype.type(0)
-    for i in range(R.shape[1]):
-        acc += R[s, i] * Q[s, i]
-    return acc
-
-
-@njit(**REDUCE)
 def row_centered_squares(R, s, mean):
     """Σ_i (R_si − mean)²."""
     acc = R.dtype.type(0)
@@ -101,13 +92,7 @@ def affine(theta, A, Z, blas):
         np.dot(theta, A, Z)
         return
     for s in range(Z.shape[0]):
-        t0 = theta[s, 0]
-        for i in range(Z.shape[1]):
-            Z[s, i] = t0 * A[0, i]
-        for k in range(1, A.shape[0]):
-            t = theta[s, k]
-            for i in range(Z.shape[1]):
-                Z[s, i] += t * A[k, i]
+        affine_row(theta, A, Z, s)
 
 
 # ------------------------------------------------------------------------- normalisation, forward
@@ -178,7 +163,7 @@ def normalize_columns(Z, mu, invstd, gamma, beta, Zhat, Zt):
 def affine_grads(delta, Zhat, gamma, dgamma, dbeta):
     """dγ_s += Σ_i δ̃_si ẑ_si, dβ_s += Σ_i δ̃_si, then δ̃ ← dẑ = δ̃ γ_s in place (the norm's affine map, backward)."""
     for s in range(delta.shape[0]):
-        dgamma[s] += row_dot(delta, s, Zhat)
+        dgamma[s] += dot(delta, s, Zhat, s)
         dbeta[s] += row_sum(delta, s)
         g_s = gamma[s]
         for i in range(delta.shape[1]):
@@ -192,7 +177,7 @@ def batchnorm_backward_rows(d_hat, Zhat, invstd):
     m = T(d_hat.shape[1])
     for s in range(d_hat.shape[0]):
         c1 = row_sum(d_hat, s) / m
-        c2 = row_dot(d_hat, s, Zhat) / m
+        c2 = dot(d_hat, s, Zhat, s) / m
         r_s = invstd[s]
         for i in range(d_hat.shape[1]):
             d_hat[s, i] = (d_hat[s, i] - c1 - Zhat[s, i] * c2) * r_s
