@@ -377,7 +377,7 @@ def fit(net, X, Y, optimizer, epochs, batch_size, seed, validation, start_epoch,
             args = (plain(packed_net), XT, YT, XvT, YvT, orders, bs, plain(ctx), plain(packed_opt), lrs, loss_e, val_e,
                     l2 / n)
         compile_seconds += _compile(kernel, args, dtype)
-        with _blas_single_threaded(packed_net.blas.any()):
+        with _blas_single_threaded(not whole and packed_net.blas.any()):  # fast.norms multiplies in tiles, no BLAS
             completed = kernel(*args)
         losses.extend(loss_e[:completed])
         if validation is not None:
@@ -450,7 +450,7 @@ def prepare_loss_and_grad(net, X, Y, backward=True, l2=0.0):
         def call():
             return K.batch_loss_grad(*args)
 
-    blas = packed.blas.any()
+    blas = not (net.norm or net.dropout) and packed.blas.any()  # fast.norms multiplies in tiles, no BLAS
 
     def run():
         with _blas_single_threaded(blas):

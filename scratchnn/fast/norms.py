@@ -43,6 +43,7 @@ from .kernels import (BCE, CROSS_ENTROPY, MSE, REDUCE, PackedNet, PackedOptimize
                       gather, grad_small, l2_term, optimizer_step, softmax_cross_entropy, squared_error,
                       theta_t_delta_row, view)
 from .mt19937 import draw_keep_columns
+from .products import times, times_transposed
 
 NONE, BATCH, LAYER = 0, 1, 2  # the norm's code: MLP(..., norm=None | "batch" | "layer")
 
@@ -86,10 +87,11 @@ def row_centered_squares(R, s, mean):
 
 
 @njit(**JIT)
-def affine(theta, A, Z, blas):
-    """Z = θ A: one BLAS call, or (small layers) z_si = θ_s0 + Σ_{k≥1} θ_sk a_ki in fused loops."""
-    if blas:
-        np.dot(theta, A, Z)
+def affine(theta, A, Z, big):
+    """Z = θ A: register tiles (:func:`~scratchnn.fast.products.times`), or (small layers) z_si = θ_s0 + Σ_{k≥1} θ_sk a_ki
+    in fused loops."""
+    if big:
+        times(theta, A, Z)
         return
     for s in range(Z.shape[0]):
         affine_row(theta, A, Z, s)
@@ -396,24 +398,20 @@ def batch_loss_grad(net, norm, XT, YT, order, nb, work, plan, D, backward, train
         A = view(work, plan.a_off[j], units[j] + 1, m)
         delta_next = view(work, plan.d_off[j + 1] + m, units[j + 1], m)
         Dj = view(D, theta_off[j], units[j + 1], units[j] + 1)
-        if blas[j]:  # D^j = δ^{j+1} (a^j)^T, as the transpose of a^j (δ^{j+1})^T: BLAS's faster order for these shapes
-            Dt = view(work, plan.tmp_off, units[j] + 1, units[j + 1])
-            np.dot(A, delta_next.T, Dt)
-            for s in range(units[j + 1]):
-                for k in range(units[j] + 1):
-                    Dj[s, k] = Dt[k, s]
+        if blas[j]:  # D^j = δ^{j+1} (a^j)^T
+            times_transposed(delta_next, A, Dj)
         else:
             grad_small(delta_next, A, Dj)
         if j == 0:
             break
         # ∂𝓛/∂a^j = θ^j[:, 1:]^T δ^{j+1}, skipping the bias row
         delta = view(work, plan.d_off[j] + m, units[j], m)
-        if blas[j]:  # θ^j[:, 1:] copied (contiguous) first: no bias row to compute and discard
-            weights = view(work, plan.tmp_off, units[j + 1], units[j])
+        if blas[j]:  # θ^j[:, 1:]^T copied (contiguous) first: no bias row to compute and discard
+            weights_t = view(work, plan.tmp_off, units[j], units[j + 1])
             for s in range(units[j + 1]):
                 for k in range(units[j]):
-                    weights[s, k] = th[s, k + 1]
-            np.dot(weights.T, delta_next, delta)
+                    weights_t[k, s] = th[s, k + 1]
+            times(weights_t, delta_next, delta)
         else:
             for k in range(units[j]):
                 theta_t_delta_row(th, delta_next, delta, k)
