@@ -8,6 +8,12 @@ and left over, points in whole tiles, whole vectors and a last masked vector, an
 vector holds.
 """
 
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -98,3 +104,14 @@ def test_times_transposed_gives_each_entry_the_same_bits_in_every_kind_of_tile(d
         one = np.empty((1, 1), dtype)
         times_transposed(np.ascontiguousarray(P[s : s + 1]), np.ascontiguousarray(Q[k : k + 1]), one)
         assert one[0, 0] == D[s, k], (s, k)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="NUMBA_CPU_NAME=generic is x86-64's baseline")
+def test_the_tiles_on_a_cpu_without_avx2_or_fma():
+    """This file's tests compiled for x86-64's baseline (SSE2, no FMA: a multiply and an add a step, the 512-bit
+    vectors split into 128-bit ones, the masked loads and stores element by element), in a fresh numba cache."""
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=tempfile.mkdtemp())
+    env.pop("NUMBA_CPU_FEATURES", None)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+                            "-k", "not without_avx2"], env=env, capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout[-3000:]

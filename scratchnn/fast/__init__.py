@@ -12,15 +12,17 @@ see :mod:`scratchnn.fast.kernels`).
 
 Modules: ``elementwise`` (vectorizable activations g, g' and exp), ``kernels``
 (forward, backward, optimizer step, epoch loop), ``norms`` (nets with batch norm, layer norm or
-dropout: each batch in one piece), ``mt19937`` (torch's generator, for dropout's masks),
-``engine`` (packing, threads).
+dropout: each batch in one piece), ``products`` (their layers' Z = θA, θ^T δ and δ A^T in register
+tiles), ``mt19937`` (torch's generator, for dropout's masks), ``engine`` (packing, threads).
 
 CPUs: numba compiles for the CPU it runs on. With AVX2 and FMA (x86 since 2013) the loops run
 in 256-bit vectors with fused multiply-adds. On an x86 without them (``NUMBA_CPU_NAME=generic``
 shows it: SSE2 only) the same loops vectorize to 128-bit SSE, ``elementwise.fma`` becomes a
 multiply and an add, and float32 tanh goes through exp (Eigen's rational needs FMA to stay
 within 4 ulp): the same accuracy bounds hold, tested (``tests/test_fast_elementwise.py``),
-the speed is lower, and the last bits may differ from an FMA machine's.
+the speed is lower, and the last bits may differ from an FMA machine's. ``products`` writes its
+tiles in 512-bit vectors, which LLVM splits where the target's are narrower: the same sums in the
+same order on any x86 with FMA (``tests/test_fast_products.py`` runs them on the baseline too).
 """
 
 import numpy as np
