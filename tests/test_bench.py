@@ -1,5 +1,5 @@
-"""The timing harness: ``bench.run.main`` runs and writes its files (never a speed), in this process on
-tiny nets; its argument checks; the peers' correctness guard and its planted failures; scikit-learn's
+"""The timing harness: ``bench.run.main`` and ``bench.products.main`` run and write their files or tables (never a
+speed), in this process on tiny nets; its argument checks; the peers' correctness guard and its planted failures; scikit-learn's
 peer runs its k epochs; the floor's flop count."""
 
 import argparse
@@ -18,7 +18,7 @@ from conftest import needs_sklearn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the bench package sits beside scratchnn, not installed
 
-from bench import floor, peers, run  # noqa: E402
+from bench import floor, peers, products, run  # noqa: E402
 
 WORKSHOP = [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
 
@@ -173,6 +173,17 @@ def test_play_latency_runs_and_writes_its_table(tmp_path, capsys, monkeypatch):
     assert [r["units"] for r in rows] == [[1, 5, 1], [1, 10, 1], [1, 5, 5, 1]]
     assert all(r["epochs"] == 1000 and len(r["retrain"]) == len(r["redraw"]) == 1 for r in rows)
     assert not (tmp_path / "bench.json").exists(), "--play times the playground only"
+
+
+def test_products_bench_times_the_three_products_side_by_side(capsys):
+    """``python -m bench.products``: tiles, numba's np.dot and (with torch) torch's @, both dtypes (never a speed)."""
+    products.main(["--m", "100", "--width", "5", "--reps", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("5 x 6 by 6 x 100")
+    rows = [line for line in lines if line.split()[0] in ("Z", "θ[:,1:]^T", "D")]
+    assert len(rows) == 6 and sum("float64" in r for r in rows) == 3
+    torch_cells = [r.rstrip().endswith("-") for r in rows]
+    assert torch_cells == [importlib.util.find_spec("torch") is None] * 6
 
 
 # ----------------------------------------------------------------- the JAX peers' guard

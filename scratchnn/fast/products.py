@@ -8,9 +8,9 @@ times, a (u, u') matrix against rows of m points (points along the fast axis i):
     D^j          = δ^{j+1} (A^j)^T        :func:`times_transposed`  P = δ^{j+1}, Q = A^j
 
 Why not BLAS: at these shapes (32 × 33 by 33 × 3000) a general GEMM spends much of its time packing
-its operands. The BLAS numba calls (SciPy's OpenBLAS) took 66, 79 and 63 µs for the bench net's three
-products, torch's MKL 39, 53 and 37, and float32 tiles about 40 each (one core with AVX-512; the
-measurements are in ``bench``'s ninja row).
+its operands. ``python -m bench.products`` times the three side by side, one thread (float32, an Intel
+Xeon with AVX-512, 2026-12-02): SciPy's OpenBLAS, which numba's ``np.dot`` calls, 73, 72 and 86 µs;
+these tiles 39, 40 and 68; torch's ``@`` (MKL) 38, 38 and 76.
 
 A tile keeps its sums in registers while the sum's index runs. :func:`times` takes R = 4 rows of P by
 V = 4 vectors of points (64 points in float32's 16 lanes): a step of k loads V vectors of Q's row k
