@@ -341,7 +341,12 @@ def test_browser_six_pages_at_once_each_end_ready_with_their_own_settings(server
                 act, pattern = change(p, i)
                 watch_ready(p, pattern)
                 act()
-            seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
+            try:
+                seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
+            except Exception as exc:  # which page stalled, and where each one stands: what a rerun cannot show
+                statuses = "\n".join(f"  page {i}: {_status_text(p)!r}" for i, p in enumerate(pages))
+                raise AssertionError(f"a page did not reach {change(pages[0], 0)[1]!r} (page 0's; page i: seed "
+                                     f"50 + i or 60 + i, lr {lr}) within {RETRAIN_TIMEOUT} s: {exc}\n{statuses}") from exc
         for i, p in enumerate(pages):  # every page ends with its own settings, never another page's
             assert re.match(rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, seed {60 + i}, 1000 epochs, float32: "
                             r"loss \S+$", _status_text(p))
@@ -607,6 +612,32 @@ def test_a_failed_run_leaves_no_lit_stop_and_no_stale_progress(playground, monke
     assert pg.message_text == "training failed: RuntimeError: planted failure"
     assert pg.stop_button.disabled and pg.progress_text.object == "" and pg.progress.value == 0
     assert _status(pg) == views.ready(drawn)  # the status names what is still drawn
+
+
+def test_a_drawing_that_raises_is_said_and_the_page_keeps_drawing(playground, monkeypatch):
+    """The served page's queue of changes (``_show``, drained on Bokeh's next tick): a change that raises is said in
+    the page, the changes after it still run, and later ones are drained again (the page never freezes)."""
+    import panel as pn
+
+    pg, ticks, ran = playground, [], []
+
+    class Doc:  # a served document: Bokeh runs next-tick callbacks later, here when the test says so
+        session_context = object()
+
+        def add_next_tick_callback(self, callback):
+            ticks.append(callback)
+
+    monkeypatch.setattr(pg, "_doc", Doc())
+    monkeypatch.setattr(pn.state, "_unblocked", lambda doc: True)
+    pg._show(lambda: 1 / 0)
+    pg._show(lambda: ran.append("after"))
+    assert len(ticks) == 1 and ran == []
+    ticks.pop()()
+    assert ran == ["after"] and pg.message_text == "drawing failed: ZeroDivisionError: division by zero"
+    pg._show(lambda: ran.append("later"))
+    assert len(ticks) == 1
+    ticks.pop()()
+    assert ran == ["after", "later"]
 
 
 def test_a_diverging_fit_shows_a_message_and_keeps_what_was_drawn(playground):

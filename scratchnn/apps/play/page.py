@@ -353,7 +353,10 @@ class Playground:
                         self._draining = False
                         return
                     change = self._changes.popleft()
-                change()
+                try:
+                    change()
+                except Exception as exc:  # said in the page; the changes after it still run (else the page froze)
+                    self._say(f"drawing failed: {type(exc).__name__}: {exc}", "danger")
 
     def _progress(self, run, running):
         epochs, done = run.settings.epochs, run.epochs
