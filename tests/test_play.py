@@ -343,10 +343,13 @@ def test_browser_six_pages_at_once_each_end_ready_with_their_own_settings(server
                 act()
             try:
                 seconds += [watched(p, RETRAIN_TIMEOUT) for p in pages]
-            except Exception as exc:  # which page stalled, and where each one stands: what a rerun cannot show
+            except Exception as exc:  # which page stalled, where each one stands and what the server is doing
+                from scratchnn.apps.play.screenshot import server_stacks
+
                 statuses = "\n".join(f"  page {i}: {_status_text(p)!r}" for i, p in enumerate(pages))
                 raise AssertionError(f"a page did not reach {change(pages[0], 0)[1]!r} (page 0's; page i: seed "
-                                     f"50 + i or 60 + i, lr {lr}) within {RETRAIN_TIMEOUT} s: {exc}\n{statuses}") from exc
+                                     f"50 + i or 60 + i, lr {lr}) within {RETRAIN_TIMEOUT} s: {exc}\n{statuses}\n"
+                                     f"the server's threads and log:\n{server_stacks(url)}") from exc
         for i, p in enumerate(pages):  # every page ends with its own settings, never another page's
             assert re.match(rf"ready: 1-3-1 tanh, adam, lr {re.escape(lr[i])}, seed {60 + i}, 1000 epochs, float32: "
                             r"loss \S+$", _status_text(p))

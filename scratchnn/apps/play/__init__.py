@@ -12,6 +12,9 @@ served page in headless Chromium, for the README and the browser tests). Importi
 imports neither Panel nor torch.
 """
 
+import faulthandler
+import signal
+
 from ..run import COMPILE_NOTE
 from . import session
 
@@ -61,6 +64,8 @@ def serve(port=5006, open_browser=True, address="127.0.0.1", origins=()):
     pn = require_panel()
     from .page import RUNS_AT_ONCE, Playground
 
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1 <pid>: every thread's stack on stderr (what a stalled page waits for)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     print(f"scratchnn play: {COMPILE_NOTE}", flush=True)
     warm_up()
 

@@ -10,6 +10,7 @@ Playwright's own browser download is not needed). Every wait is bounded.
 import contextlib
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def serving(port=None, log=None, timeout=START_SECONDS):
         process = subprocess.Popen([sys.executable, "-m", "scratchnn", "play", "--no-browser", "--port", str(port)],
                                    stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    SERVERS[url] = (process, log)
     try:
         deadline = time.monotonic() + timeout
         while not _answers(url):
@@ -58,6 +60,7 @@ def serving(port=None, log=None, timeout=START_SECONDS):
             time.sleep(0.25)
         yield url
     finally:
+        SERVERS.pop(url, None)
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -72,6 +75,20 @@ def _answers(url):
             return response.status == 200
     except OSError:
         return False
+
+
+SERVERS = {}  # url -> (process, log) of each server serving() runs now
+
+
+def server_stacks(url, wait=2.0):
+    """Every thread's stack in the server :func:`serving` runs at ``url`` (``scratchnn play`` writes them to its log
+    on SIGUSR1), then the end of its log: what a stalled page's server is doing."""
+    process, log = SERVERS[url]
+    if hasattr(signal, "SIGUSR1") and process.poll() is None:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(wait)
+    with open(log) as f:
+        return f.read()[-20000:]
 
 
 def launch(playwright):
