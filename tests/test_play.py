@@ -618,8 +618,9 @@ def test_a_failed_run_leaves_no_lit_stop_and_no_stale_progress(playground, monke
 
 
 def test_a_drawing_that_raises_is_said_and_the_page_keeps_drawing(playground, monkeypatch):
-    """The served page's queue of changes (``_show``, drained on Bokeh's next tick): a change that raises is said in
-    the page, the changes after it still run, and later ones are drained again (the page never freezes)."""
+    """The served page's queue of changes (``_show``, drained on Bokeh's next tick, registered from the event loop's
+    thread): a change that raises is said in the page, the changes after it still run, and later ones are drained
+    again (the page never freezes)."""
     import panel as pn
 
     pg, ticks, ran = playground, [], []
@@ -630,17 +631,26 @@ def test_a_drawing_that_raises_is_said_and_the_page_keeps_drawing(playground, mo
         def add_next_tick_callback(self, callback):
             ticks.append(callback)
 
+    loop = []
+
+    class Loop:  # the server's event loop: the worker hands it the drain's registration (run when the test says)
+        def add_callback(self, callback, *args):
+            loop.append(lambda: callback(*args))
+
     monkeypatch.setattr(pg, "_doc", Doc())
+    monkeypatch.setattr(pg, "_loop", Loop())
     monkeypatch.setattr(pn.state, "_unblocked", lambda doc: True)
     pg._show(lambda: 1 / 0)
     pg._show(lambda: ran.append("after"))
+    assert len(loop) == 1 and ticks == []  # registered on the loop's thread, never from the worker's (Bokeh's hold)
+    loop.pop()()
     assert len(ticks) == 1 and ran == []
     ticks.pop()()
     assert ran == ["after"] and pg.message_text == "drawing failed: ZeroDivisionError: division by zero"
     pg._show(lambda: ran.append("later"))
-    assert len(ticks) == 1
+    loop.pop()()
     ticks.pop()()
-    assert ran == ["after", "later"]
+    assert ran == ["after", "later"] and loop == ticks == []
 
 
 def test_a_diverging_fit_shows_a_message_and_keeps_what_was_drawn(playground):

@@ -24,6 +24,7 @@ import time
 
 import panel as pn
 from panel.io.state import set_curdoc
+from tornado.ioloop import IOLoop
 
 from ... import fast
 from .. import run as runs
@@ -92,6 +93,7 @@ class Playground:
 
     def __init__(self, start=True):
         self._doc = pn.state.curdoc
+        self._loop = IOLoop.current()  # the server's event loop: a served page is made on its thread
         torch_missing = runs.load_torchref() is None
         self.widgets = w = _widgets(torch_missing)
         for name, widget in w.items():
@@ -329,6 +331,11 @@ class Playground:
         once (``state._unblocked``: the page's websocket is open): before that Panel schedules each write
         for later, and a write scheduled so could land after a later one (a first run's streamed
         "training ..." after its final "ready: ...").
+
+        The drain is registered from the event loop's own thread (``IOLoop.add_callback``, which any thread
+        may call): Bokeh's ``add_next_tick_callback``, called from the worker, could lose its registration
+        while the loop released a document hold (Panel holds the document while it applies changes; the
+        held events are copied, then cleared), and the page then froze, its last status for good.
         """
         doc = self._doc
         if doc is None or doc.session_context is None:
@@ -339,7 +346,7 @@ class Playground:
             if self._draining:
                 return
             self._draining = True
-        doc.add_next_tick_callback(self._drain)
+        self._loop.add_callback(doc.add_next_tick_callback, self._drain)
 
     def _drain(self):
         doc = self._doc
