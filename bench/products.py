@@ -10,7 +10,6 @@ is installed. Best of 5 runs of ``reps`` calls; the ratios are each one's time o
 """
 
 import argparse
-import time
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  numba's np.dot calls SciPy's BLAS: loaded before threadpool_limits looks
@@ -19,6 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from scratchnn.fast.products import times, times_transposed
 from scratchnn.table import format_table
+
+from .run import clock
 
 
 @njit(nogil=True)
@@ -40,14 +41,9 @@ def _blas(P, Q, out, reps):
 
 
 def best(fn, reps):
-    """Seconds per call of ``fn(reps)``, the best of 5 runs."""
+    """Seconds per product, the best of 5 runs of ``fn(reps)`` (each ``reps`` products in one compiled loop)."""
     fn(1)
-    runs = []
-    for _ in range(5):
-        start = time.perf_counter()
-        fn(reps)
-        runs.append((time.perf_counter() - start) / reps)
-    return min(runs)
+    return min(clock(lambda: fn(reps), 1) for _ in range(5)) / reps
 
 
 def products(width, m, dtype, rng):

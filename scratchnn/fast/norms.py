@@ -23,7 +23,8 @@ keeps it (``invstd``); the NumPy engine divides by √(σ² + ε), which rounds 
 Why one piece: batch norm's μ and σ² are sums over the whole batch, so the chunks and groups of
 :mod:`~scratchnn.fast.kernels` (which sum a batch's gradients from independent pieces) would need a
 pass per layer over every chunk; here each layer is one (u^j, m) array of the batch, a product is one
-BLAS call or one fused loop, and every reduction runs along a contiguous row. One thread; the results
+pass of register tiles (:mod:`~scratchnn.fast.products`) or of fused loops, and every reduction runs along
+a contiguous row. One thread; the results
 depend on nothing but the inputs.
 
 Masks: each training-mode forward pass draws layer j's keep-mask from the net's MT19937 state
@@ -62,9 +63,9 @@ Plan = namedtuple("Plan", ["a_off", "z_off", "zhat_off", "zt_off", "h_off", "kee
                            "invstd_off", "y_off", "c_off", "tmp_off"])
 Plan.__doc__ = """Where a batch's quantities start in the flat work buffer (``engine.norm_workspace``), each (L + 1,)
 int64 indexed by the layer j unless scalar: A^j (u^j + 1 rows, row 0 the bias unit; A^L: u^L rows), Z^j,
-ẑ^j, z̃^j, g_j(z̃^j) before dropout (H^j), K^j, δ^j (u^j + 1 rows, row 0 scratch for BLAS), μ^j, σ²^j
+ẑ^j, z̃^j, g_j(z̃^j) before dropout (H^j), K^j, δ^j (u^j + 1 rows, row 0 not used), μ^j, σ²^j
 and 1/√(σ²^j + ε) (u^j entries for batch norm, m for layer norm), Y, two per-point sums (layer norm's
-backward) and a scratch D^j. Rows are ``m`` long."""
+backward) and a scratch matrix (θ^j[:, 1:]^T, copied for the backward product). Rows are ``m`` long."""
 
 
 @njit(**REDUCE)

@@ -52,6 +52,10 @@ class _Vectors:
         self.suffix = f"v{self.lanes}f{dtype.bitwidth}"
         self.zero = ir.Constant(self.vec, [0.0] * self.lanes)
 
+    def plus(self, x, k):
+        """x + k, k a Python int, in x's integer type."""
+        return self.b.add(x, ir.Constant(x.type, k))
+
     def _intrinsic(self, name, ret, args):
         return cgutils.get_or_insert_function(self.b.module, ir.FunctionType(ret, args), name)
 
@@ -110,40 +114,50 @@ def _matrices(context, builder, sig, args):
     return out
 
 
+def _tile_intrinsic(name, emit):
+    """An intrinsic ``tile(P, Q, out, a, b, c)`` (matrices as :func:`_typed` takes them, three integers) whose body
+    ``emit(v, matrices, a, b, c)`` writes: ``v`` the :class:`_Vectors` of the dtype, ``matrices`` the three
+    (data pointer, row length) pairs."""
+
+    def tile(typingctx, P, Q, out, a, b, c):
+        sig = _typed(P, Q, out)
+        if sig is None:
+            return None
+
+        def codegen(context, builder, sig, args):
+            emit(_Vectors(context, builder, sig.args[0].dtype), _matrices(context, builder, sig, args), *args[3:])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    tile.__name__ = name
+    return intrinsic(tile)
+
+
 # ------------------------------------------------------------------------- Z = P Q
 def _times_tile(rows, vectors):
     """An intrinsic ``tile(P, Q, Z, r0, i0, n)``: Z[r0 + r, i0 + i] = Σ_k P[r0 + r, k] Q[k, i0 + i] for r < rows and
     ``vectors`` whole vectors of points (``vectors`` > 1), or one vector masked to its first n points (``vectors`` = 1)."""
 
-    def tile(typingctx, P, Q, Z, r0, i0, n):
-        sig = _typed(P, Q, Z)
-        if sig is None:
-            return None
-
-        def codegen(context, builder, sig, args):
-            v = _Vectors(context, builder, sig.args[0].dtype)
-            (p, K), (q, m), (z, _) = _matrices(context, builder, sig, args)
-            r0, i0, n = args[3:]
-            mask = v.mask(n) if vectors == 1 else None
-            sums = [[cgutils.alloca_once_value(builder, v.zero) for _ in range(vectors)] for _ in range(rows)]
-            with cgutils.for_range(builder, K) as loop:
-                k = loop.index
-                row = builder.add(builder.mul(k, m), i0)
-                qk = [v.load(q, builder.add(row, ir.Constant(row.type, c * v.lanes)), mask) for c in range(vectors)]
-                for r in range(rows):
-                    prk = v.splat(builder.load(builder.gep(p, [builder.add(builder.mul(builder.add(r0, ir.Constant(r0.type, r)), K), k)])))
-                    for c in range(vectors):
-                        builder.store(v.fma(prk, qk[c], builder.load(sums[r][c])), sums[r][c])
+    def emit(v, matrices, r0, i0, n):
+        b = v.b
+        (p, K), (q, m), (z, _) = matrices
+        mask = v.mask(n) if vectors == 1 else None
+        sums = [[cgutils.alloca_once_value(b, v.zero) for _ in range(vectors)] for _ in range(rows)]
+        with cgutils.for_range(b, K) as loop:
+            k = loop.index
+            row = b.add(b.mul(k, m), i0)
+            qk = [v.load(q, v.plus(row, c * v.lanes), mask) for c in range(vectors)]
             for r in range(rows):
-                row = builder.add(builder.mul(builder.add(r0, ir.Constant(r0.type, r)), m), i0)
+                prk = v.splat(b.load(b.gep(p, [b.add(b.mul(v.plus(r0, r), K), k)])))
                 for c in range(vectors):
-                    v.store(builder.load(sums[r][c]), z, builder.add(row, ir.Constant(row.type, c * v.lanes)), mask)
-            return context.get_dummy_value()
+                    b.store(v.fma(prk, qk[c], b.load(sums[r][c])), sums[r][c])
+        for r in range(rows):
+            row = b.add(b.mul(v.plus(r0, r), m), i0)
+            for c in range(vectors):
+                v.store(b.load(sums[r][c]), z, v.plus(row, c * v.lanes), mask)
 
-        return sig, codegen
-
-    tile.__name__ = f"times_tile_{rows}x{vectors}"
-    return intrinsic(tile)
+    return _tile_intrinsic(f"times_tile_{rows}x{vectors}", emit)
 
 
 _times_rows_vectors = _times_tile(ROWS, VECTORS)
@@ -178,42 +192,32 @@ def _times_transposed_tile(rows, cols):
     """An intrinsic ``tile(P, Q, D, r0, c0, 0)``: D[r0 + r, c0 + c] = Σ_i P[r0 + r, i] Q[c0 + c, i] for r < rows,
     c < cols: point i summed into lane i mod lanes, the last vector masked, then the lanes in order."""
 
-    def tile(typingctx, P, Q, D, r0, c0, unused):
-        sig = _typed(P, Q, D)
-        if sig is None:
-            return None
+    def emit(v, matrices, r0, c0, _):
+        b = v.b
+        (p, m), (q, _), (d, C) = matrices
+        lanes = ir.Constant(m.type, v.lanes)
+        whole = b.udiv(m, lanes)
+        sums = [[cgutils.alloca_once_value(b, v.zero) for _ in range(cols)] for _ in range(rows)]
+        p_rows = [b.mul(v.plus(r0, r), m) for r in range(rows)]
+        q_rows = [b.mul(v.plus(c0, c), m) for c in range(cols)]
 
-        def codegen(context, builder, sig, args):
-            v = _Vectors(context, builder, sig.args[0].dtype)
-            (p, m), (q, _), (d, C) = _matrices(context, builder, sig, args)
-            r0, c0 = args[3:5]
-            lanes = ir.Constant(m.type, v.lanes)
-            whole = builder.udiv(m, lanes)
-            sums = [[cgutils.alloca_once_value(builder, v.zero) for _ in range(cols)] for _ in range(rows)]
-            p_rows = [builder.mul(builder.add(r0, ir.Constant(r0.type, r)), m) for r in range(rows)]
-            q_rows = [builder.mul(builder.add(c0, ir.Constant(c0.type, c)), m) for c in range(cols)]
-
-            def step(i, mask):
-                pr = [v.load(p, builder.add(base, i), mask) for base in p_rows]
-                qc = [v.load(q, builder.add(base, i), mask) for base in q_rows]
-                for r in range(rows):
-                    for c in range(cols):
-                        builder.store(v.fma(pr[r], qc[c], builder.load(sums[r][c])), sums[r][c])
-
-            with cgutils.for_range(builder, whole) as loop:
-                step(builder.mul(loop.index, lanes), None)
-            rest = builder.mul(whole, lanes)
-            step(rest, v.mask(builder.sub(m, rest)))  # the points after the last whole vector (none: adds zeros)
+        def step(i, mask):
+            pr = [v.load(p, b.add(base, i), mask) for base in p_rows]
+            qc = [v.load(q, b.add(base, i), mask) for base in q_rows]
             for r in range(rows):
-                row = builder.mul(builder.add(r0, ir.Constant(r0.type, r)), C)
                 for c in range(cols):
-                    builder.store(v.reduce(builder.load(sums[r][c])), builder.gep(d, [builder.add(row, builder.add(c0, ir.Constant(c0.type, c)))]))
-            return context.get_dummy_value()
+                    b.store(v.fma(pr[r], qc[c], b.load(sums[r][c])), sums[r][c])
 
-        return sig, codegen
+        with cgutils.for_range(b, whole) as loop:
+            step(b.mul(loop.index, lanes), None)
+        rest = b.mul(whole, lanes)
+        step(rest, v.mask(b.sub(m, rest)))  # the points after the last whole vector (none: adds zeros)
+        for r in range(rows):
+            row = b.mul(v.plus(r0, r), C)
+            for c in range(cols):
+                b.store(v.reduce(b.load(sums[r][c])), b.gep(d, [b.add(row, v.plus(c0, c))]))
 
-    tile.__name__ = f"times_transposed_tile_{rows}x{cols}"
-    return intrinsic(tile)
+    return _tile_intrinsic(f"times_transposed_tile_{rows}x{cols}", emit)
 
 
 _tt_rows_rows = _times_transposed_tile(ROWS, ROWS)
